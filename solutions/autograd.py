@@ -387,7 +387,7 @@ class Tensor:
             for parent, parent_grad in zip(ctx.inputs, input_grads, strict=True):
                 if parent is None or not parent.requires_grad or parent_grad is None:
                     continue
-                _check_gradient(ctx, parent, parent_grad)
+                parent_grad = _check_gradient(ctx, parent, parent_grad)
                 grads[parent] = grads[parent] + parent_grad if parent in grads else parent_grad
 
 
@@ -426,9 +426,11 @@ def _as_gradient_tuple(ctx: Context, grads: Any) -> tuple:
     return grads
 
 
-def _check_gradient(ctx: Context, parent: Tensor, grad: Any) -> None:
-    """Catch a backward that returns a gradient of the wrong shape or dtype, and name it."""
+def _check_gradient(ctx: Context, parent: Tensor, grad: Any) -> np.ndarray:
+    """`grad` as an array; a gradient of the wrong shape or dtype is an error that names it."""
     name = ctx.function.__name__
+    if isinstance(grad, np.generic):  # NumPy reductions return scalars for 0-d results
+        grad = np.asarray(grad)
     if not isinstance(grad, np.ndarray) or grad.shape != parent.shape:
         got = grad.shape if isinstance(grad, np.ndarray) else type(grad).__name__
         raise RuntimeError(
@@ -439,6 +441,7 @@ def _check_gradient(ctx: Context, parent: Tensor, grad: Any) -> None:
         raise RuntimeError(
             f"{name}.backward returned a {grad.dtype} gradient for a {parent.dtype} input"
         )
+    return grad
 
 
 # --8<-- [end:backward]
@@ -555,7 +558,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     stretched = tuple(
         axis for axis, size in enumerate(shape) if size == 1 and grad.shape[axis] != 1
     )
-    return grad.sum(axis=stretched, keepdims=True)
+    return np.asarray(grad.sum(axis=stretched, keepdims=True))
 
 
 # --8<-- [end:unbroadcast]

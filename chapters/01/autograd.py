@@ -355,9 +355,10 @@ class Tensor:
         """Accumulate dL/dx into `x.grad` for every leaf x with requires_grad.
 
         `grad` is dL/d(self); when it is None, self must hold a single value and the
-        seed is 1 (`np.ones_like(self.data)`). Raise RuntimeError when self does not
-        require grad, or when `grad` is None and self has more than one element;
-        raise ValueError when `grad`'s shape is not self's shape.
+        seed is 1 (`np.ones_like(self.data)`). A given `grad` may be an array, a
+        Tensor or a number: use `np.asarray(_raw(grad), dtype=self.dtype)`. Raise
+        RuntimeError when self does not require grad, or when `grad` is None and self
+        has more than one element; raise ValueError when `grad`'s shape is not self's.
 
         Then:
           1. `grads = {self: seed}`: gradients waiting to be passed on, by tensor.
@@ -369,7 +370,8 @@ class Tensor:
                `ctx = node.grad_fn`, turn the result into a tuple with
                `_as_gradient_tuple(ctx, result)`, and for each (input, gradient)
                pair with an input Tensor that requires grad and a gradient that is
-               not None, check it with `_check_gradient(ctx, input, gradient)` and
+               not None, replace the gradient by `_check_gradient(ctx, input, gradient)`
+               (it returns it as an array, or raises naming the bad shape or dtype) and
                ADD it into `grads[input]` (a tensor used twice gets both).
         """
         raise NotImplementedError("Exercise 1.3: The backward pass")
@@ -403,9 +405,11 @@ def _as_gradient_tuple(ctx: Context, grads: Any) -> tuple:
     return grads
 
 
-def _check_gradient(ctx: Context, parent: Tensor, grad: Any) -> None:
-    """Catch a backward that returns a gradient of the wrong shape or dtype, and name it."""
+def _check_gradient(ctx: Context, parent: Tensor, grad: Any) -> np.ndarray:
+    """`grad` as an array; a gradient of the wrong shape or dtype is an error that names it."""
     name = ctx.function.__name__
+    if isinstance(grad, np.generic):  # NumPy reductions return scalars for 0-d results
+        grad = np.asarray(grad)
     if not isinstance(grad, np.ndarray) or grad.shape != parent.shape:
         got = grad.shape if isinstance(grad, np.ndarray) else type(grad).__name__
         raise RuntimeError(
@@ -416,6 +420,7 @@ def _check_gradient(ctx: Context, parent: Tensor, grad: Any) -> None:
         raise RuntimeError(
             f"{name}.backward returned a {grad.dtype} gradient for a {parent.dtype} input"
         )
+    return grad
 
 
 # --8<-- [end:backward]
@@ -714,7 +719,6 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
-        # e^-|a| never overflows; pick the algebraically equal form for each sign.
         """Return 1 / (1 + e^-a) without overflow warnings; save what backward needs.
 
         For very negative a, e^-a overflows. With z = e^-|a| (always <= 1):
@@ -769,7 +773,9 @@ def _expand_to_input(
 
     Unless `keepdim` was True, the reduced `axes` were removed: put them back
     with size 1 (`np.expand_dims`). Then `np.broadcast_to(grad, shape)`.
-    (The result is a read-only view: backward should return a fresh array.)
+    That result is a read-only view in which every copy shares one memory cell,
+    so a backward that returns it must copy it (or compute a new array from it):
+    the engine may add other gradients into what backward returns.
     """
     raise NotImplementedError("Exercise 1.6: Reductions")
 
@@ -1032,7 +1038,8 @@ def gradcheck(
 
     1. Copy every input to float64: `Tensor(np.array(x.data, dtype=np.float64),
        requires_grad=x.requires_grad)`.
-    2. Weights: v = `np.random.default_rng(0).standard_normal(shape of fn's output)`.
+    2. Weights: run `fn(*copies)` once under `no_grad()` to learn its output shape,
+       then v = `np.random.default_rng(0).standard_normal(that shape)`.
        The scalar being differentiated is L = sum(v * fn(*copies)).
     3. Analytical: build L from the copies with Tensor operations and call
        `backward()`; each copy's `.grad` (None means zeros) holds dL/dx.

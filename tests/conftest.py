@@ -1,0 +1,20 @@
+"""Shared fixtures for the course's own tests (run with `pytest` from the repository root)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+from tests.workspace import Workspace
+
+# Reproducible property tests: the same examples on every run and every machine.
+settings.register_profile("kindling", derandomize=True, deadline=None, max_examples=60)
+settings.load_profile("kindling")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path):
+    """`workspace("01")` makes a fresh copy of the course holding chapter 01."""
+    return lambda chapter: Workspace(tmp_path / f"course-{chapter}", chapter)

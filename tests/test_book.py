@@ -1,0 +1,76 @@
+"""The book builds with `mkdocs build --strict`, renders its math at build time, and loads
+nothing from other hosts (learners may read it offline)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("book") / "site"
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr[-4000:]}"
+    return out
+
+
+def pages(site: Path) -> list[Path]:
+    return [p for p in site.rglob("*.html") if p.name != "404.html"]
+
+
+def test_no_request_leaves_the_site(site):
+    remote = re.compile(
+        r"""<(?:script|link|img|iframe|source)\b[^>]*(?:src|href)=["']?(https?:)?//"""
+    )
+    css_remote = re.compile(r"""(?:@import|url\()\s*["']?(?:https?:)?//""")
+    for page in pages(site):
+        for match in remote.finditer(page.read_text(encoding="utf-8")):
+            tag = page.read_text(encoding="utf-8")[match.start() : match.start() + 160]
+            # Plain links to other sites (<a href>) are fine; loading assets from them is not.
+            assert 'rel="canonical"' in tag, f"{page.relative_to(site)} loads {tag!r}"
+    for sheet in site.rglob("*.css"):
+        assert not css_remote.search(sheet.read_text(encoding="utf-8")), (
+            f"{sheet} imports a remote file"
+        )
+
+
+def test_math_is_rendered_to_mathml(site):
+    chapter = (site / "chapters" / "01-autograd" / "index.html").read_text(encoding="utf-8")
+    assert chapter.count("<math") >= 5
+    for page in pages(site):
+        text = re.sub(r"<(pre|code)\b.*?</\1>", "", page.read_text(encoding="utf-8"), flags=re.S)
+        for raw in ("$$", "\\(", "\\["):
+            assert raw not in text, f"{page.relative_to(site)} still holds raw math {raw!r}"
+
+
+def test_every_image_and_internal_link_resolves(site):
+    reference = re.compile(r"""<(?:img|a)\b[^>]*(?:src|href)="([^"#?]+)(?:#[^"]*)?\"""")
+    for page in pages(site):
+        for target in reference.findall(page.read_text(encoding="utf-8")):
+            if urlparse(target).scheme or target.startswith(("mailto:", "//")):
+                continue
+            resolved = (page.parent / target).resolve()
+            if target.endswith("/") or resolved.is_dir():
+                resolved = resolved / "index.html"
+            assert resolved.exists(), f"{page.relative_to(site)} links to missing {target}"
+
+
+def test_stub_code_is_pulled_into_the_chapter(site):
+    chapter = (site / "chapters" / "01-autograd" / "index.html").read_text(encoding="utf-8")
+    assert "Exercise 1.3: The backward pass" in chapter
+    assert "NotImplementedError" in chapter  # the stubs, not the answer key, are shown

@@ -1,0 +1,112 @@
+"""A throwaway copy of the course, graded in a subprocess: how the graders are proven."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Planted:
+    """A realistic mistake planted in the answer key: `old` becomes `new` in `file`."""
+
+    exercise: str
+    name: str
+    file: str
+    old: str
+    new: str
+
+
+@dataclass
+class Grades:
+    statuses: dict[str, str]
+    details: dict[str, str]
+    earned: int
+    total: int
+    impl: str
+    output: str
+
+
+class Workspace:
+    """A throwaway copy of the course with one chapter, graded in a subprocess.
+
+    It holds the spine, the grading plugin, the answer key, and chapters/NN with
+    either the pristine stubs or the answer key's files copied in, optionally
+    with one planted bug.
+    """
+
+    def __init__(self, root: Path, chapter: str) -> None:
+        self.root = root
+        self.chapter = chapter
+        for folder in ("kindling", "solutions", "grading"):
+            shutil.copytree(
+                ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+        (root / "chapters").mkdir()
+        shutil.copy(ROOT / "chapters" / "conftest.py", root / "chapters" / "conftest.py")
+        shutil.copytree(
+            ROOT / "chapters" / chapter,
+            root / "chapters" / chapter,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+
+    @property
+    def chapter_dir(self) -> Path:
+        return self.root / "chapters" / self.chapter
+
+    def use_answer_key(self) -> None:
+        """Replace the chapter's stubs with the answer key's modules (a finished learner)."""
+        for stub in self.chapter_dir.glob("*.py"):
+            if not stub.name.startswith("test_") and (self.root / "solutions" / stub.name).exists():
+                shutil.copy(self.root / "solutions" / stub.name, stub)
+
+    def plant(self, bug: Planted) -> None:
+        path = self.chapter_dir / bug.file
+        text = path.read_text(encoding="utf-8")
+        count = text.count(bug.old)
+        assert count == 1, (
+            f"planted bug {bug.name!r}: {bug.old!r} occurs {count} times in {bug.file}"
+        )
+        path.write_text(text.replace(bug.old, bug.new), encoding="utf-8")
+
+    def grade(self, *options: str, timeout_s: float = 2) -> Grades:
+        result_file = self.root / "grades.json"
+        env = {k: v for k, v in os.environ.items() if k != "KINDLING_IMPL"}
+        env["KINDLING_TIMEOUT"] = str(timeout_s)
+        completed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                f"chapters/{self.chapter}",
+                "-q",
+                "--grade-json",
+                str(result_file),
+                *options,
+            ],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        output = completed.stdout + completed.stderr
+        assert result_file.exists(), f"grading wrote no JSON; pytest said:\n{output[-4000:]}"
+        result = json.loads(result_file.read_text())
+        chapter = result["chapters"][self.chapter]
+        return Grades(
+            statuses={e["id"]: e["status"] for e in chapter["exercises"]},
+            details={e["id"]: e["detail"] for e in chapter["exercises"]},
+            earned=chapter["earned"],
+            total=chapter["total"],
+            impl=result["impl"],
+            output=output,
+        )
