@@ -27,8 +27,11 @@ def fail(message: str) -> None:
     raise GradingFailure(message)
 
 
-def describe(arrays: Mapping[str, Any], seed: int | None = None) -> str:
-    """`a: (2, 3) float32, b: (3,) float32 non-contiguous; seed 4`."""
+def describe(
+    arrays: Mapping[str, Any], seed: int | None = None, options: Mapping[str, Any] | None = None
+) -> str:
+    """`a: (2, 3) float32, b: (3,) float32 non-contiguous, dim=1; seed 4`: arrays by shape
+    and dtype, options (a dim, an index) by value."""
     parts = []
     for name, value in arrays.items():
         if isinstance(value, np.ndarray):
@@ -36,6 +39,9 @@ def describe(arrays: Mapping[str, Any], seed: int | None = None) -> str:
             parts.append(f"{name}: {value.shape} {value.dtype}{layout}")
         else:
             parts.append(f"{name}={value!r}")
+    for name, value in (options or {}).items():
+        shown = value.tolist() if isinstance(value, np.ndarray) else value
+        parts.append(f"{name}={shown!r}")
     text = ", ".join(parts) if parts else "no inputs"
     return f"{text}; seed {seed}" if seed is not None else text
 

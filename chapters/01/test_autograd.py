@@ -47,7 +47,7 @@ def check_function(name: str, seed: int, tensors: dict[str, np.ndarray], **optio
     an index), exactly as `Function.apply` would pass them.
     """
     my_fn, ref_fn = getattr(mine, name), getattr(ref, name)
-    inputs = describe({**tensors, **options}, seed)
+    inputs = describe(tensors, seed, options)
     my_arrays = {k: copy_keeping_layout(v) for k, v in tensors.items()}
     ref_arrays = {k: copy_keeping_layout(v) for k, v in tensors.items()}
     arguments = list(tensors) + list(options)
@@ -175,12 +175,23 @@ def test_detach():
 # ---------------------------------------------------------------------------
 
 
+def expect_arrays(function: str, *arrays: Any) -> None:
+    """Function.apply must hand forward NumPy arrays, never Tensors."""
+    for value in arrays:
+        if not isinstance(value, np.ndarray):
+            fail(
+                f"{function}.forward received a {type(value).__name__}: Function.apply must pass "
+                "each Tensor argument's .data (a NumPy array)"
+            )
+
+
 def make_test_functions(module):
-    """Multiply, Square and Scale, written on `module.Function`."""
+    """Multiply, Square, Scale and Total, written on `module.Function`."""
 
     class Multiply(module.Function):
         @staticmethod
         def forward(ctx, a, b):
+            expect_arrays("Multiply", a, b)
             ctx.save_for_backward(a, b)
             ctx.received = (type(a), type(b))
             return a * b
@@ -193,6 +204,7 @@ def make_test_functions(module):
     class Square(module.Function):
         @staticmethod
         def forward(ctx, a):
+            expect_arrays("Square", a)
             ctx.save_for_backward(a)
             return a * a
 
@@ -206,6 +218,7 @@ def make_test_functions(module):
 
         @staticmethod
         def forward(ctx, a, factor):
+            expect_arrays("Scale", a)
             ctx.factor = factor
             ctx.received = (type(a), type(factor))
             return a * np.asarray(factor, dtype=a.dtype)
@@ -219,6 +232,7 @@ def make_test_functions(module):
 
         @staticmethod
         def forward(ctx, a):
+            expect_arrays("Total", a)
             ctx.shape = a.shape
             return np.asarray(a.sum())
 
@@ -732,8 +746,12 @@ def test_gradcheck_accepts_a_correct_gradient():
     Multiply, _, _, _ = MY_OPS
     a, b = gradcheck_inputs()
     before = a.data.copy()
-    if mine.gradcheck(Multiply.apply, [a, b]) is not True:
-        fail("gradcheck should return True for a correct Function (Multiply)")
+    try:
+        accepted = mine.gradcheck(Multiply.apply, [a, b])
+    except mine.GradcheckError as error:
+        fail(f"gradcheck rejected a correct Function (Multiply of two (2, 3) float64): {error}")
+    if accepted is not True:
+        fail(f"gradcheck returned {accepted!r} for a correct Function (Multiply): return True")
     if not np.array_equal(a.data, before) or a.grad is not None:
         fail("gradcheck changed its inputs (their data or .grad): work on float64 copies")
 
@@ -764,5 +782,9 @@ def test_gradcheck_names_the_wrong_gradient(wrong_input, wrong_index):
 def test_gradcheck_uses_float64():
     Multiply, Square, _, _ = MY_OPS
     a = mine.Tensor(random_array((3,), 93) * 100, requires_grad=True)  # float32 input
-    if mine.gradcheck(lambda x: Square.apply(Multiply.apply(x, x)), [a]) is not True:
-        fail("gradcheck rejected a correct gradient on float32 input: compute in float64 copies")
+    try:
+        mine.gradcheck(lambda x: Square.apply(Multiply.apply(x, x)), [a])
+    except mine.GradcheckError as error:
+        fail(
+            f"gradcheck rejected a correct gradient on float32 input (compute in float64 copies): {error}"
+        )
