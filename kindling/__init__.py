@@ -31,6 +31,7 @@ MODULE_CHAPTER: dict[str, str] = {
     "autograd": "01",
     "nn": "02",
     "functional": "02",
+    "init": "02",
     "optim": "03",
     "data": "04",
     "cnn": "05",
@@ -107,6 +108,9 @@ _EXPORTS: dict[str, str] = {
         "gradcheck",
     )
 }
+
+
+_EXPORTS.update(save="nn", load="nn")
 
 
 def __getattr__(name: str) -> Any:

@@ -15,13 +15,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass
 class Planted:
-    """A realistic mistake planted in the answer key: `old` becomes `new` in `file`."""
+    """A realistic mistake planted in the answer key: `old` becomes `new` in `file`.
+
+    It must fail `exercise`; `also_breaks` lists the other exercises whose graders
+    run through the same code and may fail with it. Every other exercise must pass.
+    """
 
     exercise: str
     name: str
     file: str
     old: str
     new: str
+    also_breaks: frozenset[str] = frozenset()
+
+    @property
+    def chapter(self) -> str:
+        return f"{int(self.exercise.split('.')[0]):02d}"
 
 
 @dataclass

@@ -1,0 +1,56 @@
+"""Every chapter's graders, proven: pristine stubs are all TODO, the answer key gets full
+points, and each planted bug (tests/planted_bugs.py) fails the exercise it belongs to."""
+
+from __future__ import annotations
+
+import pytest
+
+from grading.manifest import chapter_numbers, load_chapter
+from tests.planted_bugs import PLANTED
+
+pytestmark = pytest.mark.slow
+CHAPTERS = chapter_numbers()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_pristine_stubs_are_all_todo(workspace, chapter):
+    grades = workspace(chapter).grade()
+    assert set(grades.statuses.values()) == {"TODO"}, grades.details
+    assert grades.earned == 0
+    assert f"total: 0/{grades.total} points" in grades.output
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_answer_key_gets_full_points(workspace, chapter):
+    ws = workspace(chapter)
+    ws.use_answer_key()
+    grades = ws.grade()
+    assert set(grades.statuses.values()) == {"PASS"}, grades.details
+    assert grades.earned == grades.total == 100
+    exercises = len(load_chapter(chapter).exercises)
+    assert f"total: 100/100 points, {exercises} of {exercises} exercises passed" in grades.output
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_reference_mode_grades_the_answer_key(workspace, chapter):
+    grades = workspace(chapter).grade("--reference")  # stubs untouched, answer key graded
+    assert set(grades.statuses.values()) == {"PASS"}, grades.details
+
+
+def test_every_exercise_has_a_planted_bug():
+    planted = {bug.exercise for bug in PLANTED}
+    for chapter in CHAPTERS:
+        for exercise in load_chapter(chapter).exercises:
+            assert exercise.id in planted, f"no planted bug proves the graders of {exercise.id}"
+
+
+@pytest.mark.parametrize("bug", PLANTED, ids=[f"{b.exercise} {b.name}" for b in PLANTED])
+def test_planted_bug_fails_its_exercise(workspace, bug):
+    ws = workspace(bug.chapter)
+    ws.use_answer_key()
+    ws.plant(bug)
+    grades = ws.grade()
+    assert grades.statuses[bug.exercise] in {"FAIL", "ERROR"}, (bug.name, grades.details)
+    for exercise, status in grades.statuses.items():
+        if exercise not in bug.also_breaks | {bug.exercise}:
+            assert status == "PASS", f"{bug.name} also broke {exercise}: {grades.details[exercise]}"

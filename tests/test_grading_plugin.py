@@ -1,0 +1,56 @@
+"""The grading plugin itself: TODO details, ERROR for exceptions and timeouts, and the modes
+selected by the command line (shown on chapter 01)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.workspace import Planted
+
+pytestmark = pytest.mark.slow
+
+ALL_EXERCISES = [f"1.{n}" for n in range(1, 10)]
+
+
+def test_todo_says_which_exercise_is_missing(workspace):
+    grades = workspace("01").grade()
+    assert grades.statuses == dict.fromkeys(ALL_EXERCISES, "TODO"), grades.details
+    assert grades.details["1.1"] == "not started"
+    assert grades.details["1.2"] == "waiting on Exercise 1.1: The Tensor"  # 1.2 builds Tensors
+    assert "Chapter 01: Autograd" in grades.output
+
+
+def test_error_and_timeout_are_reported_as_error(workspace):
+    ws = workspace("01")
+    ws.use_answer_key()
+    exp_raises = Planted(
+        "1.5",
+        "Exp raises",
+        "autograd.py",
+        "        out = np.exp(a)\n",
+        "        out = np.exp(a, axis=0)\n",
+    )
+    endless = Planted("1.7", "endless loop", "autograd.py",
+                      "        ctx.shape = a.shape\n        return a.reshape(shape)",
+                      "        while True:\n            pass")  # fmt: skip
+    ws.plant(exp_raises)
+    ws.plant(endless)
+    grades = ws.grade(timeout_s=1)
+    assert grades.statuses["1.5"] == "ERROR"
+    assert (
+        grades.details["1.5"].startswith("TypeError")
+        and "chapters/01/autograd.py" in grades.details["1.5"]
+    )
+    assert grades.statuses["1.7"] == "ERROR"
+    assert grades.details["1.7"].startswith("Timeout")
+    assert [s for e, s in grades.statuses.items() if e not in {"1.5", "1.7"}] == ["PASS"] * 7
+
+
+@pytest.mark.parametrize(
+    ("options", "impl"),
+    [((), "isolate:01"), (("--own-stack",), "mine"), (("--reference",), "reference")],
+)
+def test_grading_mode_follows_the_options(workspace, options, impl):
+    grades = workspace("01").grade(*options)
+    assert grades.impl == impl
+    assert f"(KINDLING_IMPL={impl})" in grades.output
