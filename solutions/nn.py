@@ -403,7 +403,7 @@ class Linear(Module):
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+            bound = 1 / math.sqrt(self.in_features)
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -486,7 +486,7 @@ class CrossEntropyLoss(Module):
 
     def __init__(self, weight: Tensor | None = None, reduction: str = "mean") -> None:
         super().__init__()
-        self.weight = weight
+        self.register_buffer("weight", weight)  # saved with the model, as torch does
         self.reduction = reduction
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:

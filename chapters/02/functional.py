@@ -107,7 +107,12 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 def nll_loss(
     log_probs: Tensor, target: Any, weight: Tensor | None = None, reduction: str = "mean"
 ) -> Tensor:
-    """Negative log-likelihood of the target classes (see the formula above).
+    """Negative log-likelihood of the target classes.
+
+    log_probs: (N, C) log-probabilities; target: (N,) class indices in [0, C).
+    Per sample: loss_n = -w[t_n] * log_probs[n, t_n]  (w = 1 without `weight`).
+    "mean" divides the sum by sum_n w[t_n] (that is N when unweighted), "sum"
+    returns the sum, "none" the (N,) vector of per-sample losses.
 
     1. `labels = _class_indices(log_probs, target)` (checks shapes and range) and
        `_check_reduction(reduction)`.

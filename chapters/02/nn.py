@@ -386,7 +386,7 @@ class Linear(Module):
 
         1. `init.kaiming_uniform_(self.weight, a=math.sqrt(5))`: U(-1/sqrt(in), 1/sqrt(in)).
         2. If there is a bias: `init.uniform_(self.bias, -bound, bound)` with
-           bound = 1 / sqrt(in_features) (0 when in_features is 0).
+           bound = 1 / sqrt(in_features).
         """
         raise NotImplementedError("Exercise 2.6: Layers")
 
@@ -471,7 +471,7 @@ class CrossEntropyLoss(Module):
 
     def __init__(self, weight: Tensor | None = None, reduction: str = "mean") -> None:
         super().__init__()
-        self.weight = weight
+        self.register_buffer("weight", weight)  # saved with the model, as torch does
         self.reduction = reduction
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
