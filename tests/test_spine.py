@@ -6,6 +6,7 @@ Each case runs in a fresh interpreter, because KINDLING_IMPL is read once, at im
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -49,8 +50,16 @@ def test_unknown_impl_is_a_clear_error():
     assert "KINDLING_IMPL='everything' is not understood" in result.stderr
 
 
-def test_missing_module_names_the_chapter_file():
-    result = run_python("import kindling.optim", "reference")
+def test_missing_module_names_the_chapter_file(tmp_path):
+    # A course with no chapter files yet: the spine alone, in a fresh folder.
+    shutil.copytree(ROOT / "kindling", tmp_path / "kindling")
+    (tmp_path / "solutions").mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "KINDLING_IMPL"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import kindling.optim"],
+        cwd=tmp_path, env={**env, "KINDLING_IMPL": "reference"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
     assert result.returncode != 0
     assert "kindling.optim was not found: it is written in chapters/03/optim.py" in result.stderr
 
@@ -61,6 +70,7 @@ def test_top_level_api_is_lazy_and_mirrors_torch():
         "assert 'kindling.autograd' not in sys.modules\n"
         "x = kindling.tensor([1.0, 2.0], requires_grad=True)\n"
         "assert kindling.Tensor is kindling.autograd.Tensor\n"
+        "assert kindling.save is kindling.nn.save and kindling.load is kindling.nn.load\n"
         "with kindling.no_grad():\n"
         "    assert not (x * 2).requires_grad\n"
         "(x * x).sum().backward()\n"
