@@ -34,6 +34,8 @@ MODULE_CHAPTER: dict[str, str] = {
     "init": "02",
     "optim": "03",
     "data": "04",
+    "transforms": "04",
+    "datasets": "04",
     "cnn": "05",
     "kernels": "05",
     "multitask": "06",
