@@ -8,7 +8,7 @@ What is graded (the `KINDLING_IMPL` variable that `import kindling` reads):
 
 Each grader test carries `@pytest.mark.exercise("3.2")`. An exercise's status:
     PASS   every test passed
-    TODO   every failure is a NotImplementedError("Exercise ...") raised in your chapter file
+    TODO   every failure is a stub's NotImplementedError("Exercise N.M: ...")
     FAIL   a test found a wrong value, shape or dtype, or a missing error
     ERROR  your code raised some other exception, or a test timed out
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from grading.manifest import CHAPTERS_DIR, ROOT, Chapter, load_chapter
 # The course's own tests lower it through KINDLING_TIMEOUT to plant endless loops quickly.
 TEST_TIMEOUT_S = float(os.environ.get("KINDLING_TIMEOUT", "20"))
 SEVERITY = {"PASS": 0, "TODO": 1, "FAIL": 2, "ERROR": 3}
+EXERCISE_STUB = re.compile(r"^Exercise \d+\.\d+: ")  # how every stub's NotImplementedError begins
 
 
 @dataclass
@@ -208,7 +210,9 @@ def classify(excinfo: pytest.ExceptionInfo | None, exercise_id: str) -> tuple[st
     first_line = (str(error).strip().splitlines() or [""])[0]
     raised_at = Path(str(excinfo.traceback[-1].path)) if excinfo.traceback else None
     in_chapter = raised_at is not None and CHAPTERS_DIR in raised_at.resolve().parents
-    if isinstance(error, NotImplementedError) and in_chapter and first_line.startswith("Exercise"):
+    # A stub says which exercise it belongs to. The message decides, not the frame it was
+    # raised in: a Numba-compiled stub raises from machine code, which has no Python frame.
+    if isinstance(error, NotImplementedError) and EXERCISE_STUB.match(first_line):
         waiting_on = first_line.split(":")[0].removeprefix("Exercise ").strip()
         if waiting_on == exercise_id:
             return "TODO", "not started"

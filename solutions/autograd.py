@@ -921,7 +921,7 @@ class MatMul(Function):
                 f"{a.shape[-1]} columns vs {b.shape[-2 if b.ndim > 1 else 0]} rows"
             )
         ctx.save_for_backward(a, b)
-        return np.matmul(a, b)
+        return MatMul.product(a, b)
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -934,9 +934,24 @@ class MatMul(Function):
             g = np.expand_dims(g, -1)
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
-        grad_a = unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape)
-        grad_b = unbroadcast(np.swapaxes(a2, -1, -2) @ g, b2.shape)
+        grad_a = unbroadcast(MatMul.product(g, np.swapaxes(b2, -1, -2)), a2.shape)
+        grad_b = unbroadcast(MatMul.product(np.swapaxes(a2, -1, -2), g), b2.shape)
         return grad_a.reshape(a.shape), grad_b.reshape(b.shape)
+
+    @staticmethod
+    def product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The raw product a @ b, in one place so that it can be made fast.
+
+        From chapter 05 on, big 2-D float products run on the parallel Numba kernel
+        (kernels.matmul); small ones and batches stay with NumPy, where a parallel
+        kernel's start-up would cost more than it saves.
+        """
+        big = a.ndim == b.ndim == 2 and a.shape[0] * a.shape[1] * b.shape[1] >= 1 << 18
+        if big and a.dtype == b.dtype and a.dtype.kind == "f":
+            from .kernels import matmul  # imported on first use: Numba compiles it then
+
+            return matmul(a, b)
+        return np.matmul(a, b)
 
 
 # --8<-- [end:matmul]

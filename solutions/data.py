@@ -120,13 +120,16 @@ def random_split(
     is cut into consecutive pieces.
     """
     n = len(dataset)
-    if math.isclose(sum(lengths), 1) and sum(lengths) <= n:  # fractions, as torch decides
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:  # fractions, as torch decides
+        for i, fraction in enumerate(lengths):
+            if not 0 <= fraction <= 1:
+                raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1")
         counts = [int(np.floor(f * n)) for f in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
     else:
         counts = [int(length) for length in lengths]
-    if sum(counts) != n:
+    if sum(counts) != n or min(counts, default=0) < 0:
         raise ValueError(
             f"random_split: lengths {list(lengths)} do not add up to the dataset's {n}"
         )

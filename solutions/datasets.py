@@ -104,21 +104,29 @@ def download_file(
     """Fetch `url` into `destination`, all or nothing.
 
     The bytes stream into `destination + ".part"` while their MD5 is computed;
-    only when the download is complete and the checksum matches is the part
+    only when all the announced bytes arrived and the checksum matches is the part
     file renamed to `destination` (os.replace is atomic). On any failure the
     part file is removed and DownloadError says what went wrong.
     """
     destination = Path(destination)
     partial = destination.with_name(destination.name + ".part")
     digest = hashlib.md5(usedforsecurity=False)
+    received = 0
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
+            announced = int(response.headers.get("Content-Length") or -1)
             while chunk := response.read(1 << 16):
                 digest.update(chunk)
                 out.write(chunk)
+                received += len(chunk)
     except (urllib.error.URLError, OSError, ValueError) as error:
         partial.unlink(missing_ok=True)
         raise DownloadError(f"{url}: {getattr(error, 'reason', error)}") from None
+    if announced >= 0 and received != announced:
+        partial.unlink(missing_ok=True)
+        raise DownloadError(
+            f"{url}: the download was interrupted after {received} of {announced} bytes"
+        )
     if digest.hexdigest() != md5:
         partial.unlink(missing_ok=True)
         raise DownloadError(f"{url}: checksum mismatch (MD5 {digest.hexdigest()}, expected {md5})")

@@ -52,8 +52,8 @@ CHAPTER_01 = [
     Planted("1.7", "Permute's backward repeats the permutation", AUTOGRAD,
             "np.transpose(grad_output, np.argsort(ctx.dims))", "np.transpose(grad_output, ctx.dims)"),
     Planted("1.8", "batch dimensions of b not unbroadcast", AUTOGRAD,
-            "grad_b = unbroadcast(np.swapaxes(a2, -1, -2) @ g, b2.shape)",
-            "grad_b = np.swapaxes(a2, -1, -2) @ g"),
+            "grad_b = unbroadcast(MatMul.product(np.swapaxes(a2, -1, -2), g), b2.shape)",
+            "grad_b = MatMul.product(np.swapaxes(a2, -1, -2), g)"),
     Planted("1.9", "one-sided difference divided by eps", AUTOGRAD,
             "numerical = (plus - minus) / (2 * eps)", "numerical = (plus - minus) / eps"),
     Planted("1.9", "gradcheck on float32 inputs as given", AUTOGRAD,
@@ -182,4 +182,100 @@ CHAPTER_03 = [
             "param.grad = np.clip(param.grad, -clip_value, clip_value)"),
 ]  # fmt: skip
 
-PLANTED = CHAPTER_01 + CHAPTER_02 + CHAPTER_03
+DATA, TRANSFORMS, DATASETS = "data.py", "transforms.py", "datasets.py"
+CHAPTER_04 = [
+    Planted("4.1", "ConcatDataset finds the dataset with bisect_left", DATA,
+            "bisect.bisect_right(self.cumulative_sizes, index)",
+            "bisect.bisect_left(self.cumulative_sizes, index)"),
+    Planted("4.1", "ConcatDataset does not wrap negative indices", DATA,
+            "        if index < 0:\n            index += len(self)\n", ""),
+    Planted("4.1", "random_split hands the remainder to the last subsets", DATA,
+            "counts[i % len(counts)] += 1", "counts[-1 - i % len(counts)] += 1"),
+    Planted("4.1", "Subset indexes the dataset directly", DATA,
+            "return self.dataset[self.indices[index]]", "return self.dataset[index]"),
+    Planted("4.2", "RandomSampler draws its permutation once, in __init__", DATA,
+            "        self.generator = generator\n\n    def __iter__(self) -> Iterator[int]:\n"
+            "        generator = self.generator or default_generator()\n"
+            "        return iter(generator.permutation(len(self.data_source)).tolist())\n",
+            "        generator = generator or default_generator()\n"
+            "        self.order = generator.permutation(len(data_source)).tolist()\n\n"
+            "    def __iter__(self) -> Iterator[int]:\n        return iter(self.order)\n"),
+    Planted("4.2", "BatchSampler always drops the last short batch", DATA,
+            "        if batch and not self.drop_last:\n            yield batch\n", ""),
+    Planted("4.2", "BatchSampler's len counts one batch too many when n divides evenly", DATA,
+            "return full if self.drop_last or rest == 0 else full + 1",
+            "return full if self.drop_last else full + 1"),
+    Planted("4.3", "default_collate checks int before bool (True is an int)", DATA,
+            "    if isinstance(first, (bool, np.bool_)):\n"
+            "        return Tensor(np.array(batch, dtype=bool))\n"
+            "    if isinstance(first, np.generic):\n"
+            "        return Tensor(np.array(batch, dtype=first.dtype))\n"
+            "    if isinstance(first, int):\n"
+            "        return Tensor(np.array(batch, dtype=np.int64))\n",
+            "    if isinstance(first, int):\n"
+            "        return Tensor(np.array(batch, dtype=np.int64))\n"
+            "    if isinstance(first, (bool, np.bool_)):\n"
+            "        return Tensor(np.array(batch, dtype=bool))\n"
+            "    if isinstance(first, np.generic):\n"
+            "        return Tensor(np.array(batch, dtype=first.dtype))\n"),
+    Planted("4.3", "default_collate collates each sample instead of each field", DATA,
+            "[default_collate(list(field)) for field in zip(*batch, strict=True)]",
+            "[default_collate(list(sample)) for sample in batch]"),
+    Planted("4.3", "Python floats collated as float32", DATA,
+            "return Tensor(np.array(batch, dtype=np.float64))",
+            "return Tensor(np.array(batch, dtype=np.float32))"),
+    Planted("4.4", "DataLoader ignores drop_last", DATA,
+            "BatchSampler(sampler, batch_size, drop_last)", "BatchSampler(sampler, batch_size, False)"),
+    Planted("4.4", "DataLoader's shuffle ignores the generator given", DATA,
+            "RandomSampler(dataset, generator)", "RandomSampler(dataset)"),
+    Planted("4.5", "ToTensor does not scale uint8 by 1/255", TRANSFORMS,
+            "return Tensor(image.astype(np.float32) / np.float32(255))",
+            "return Tensor(image.astype(np.float32))"),
+    Planted("4.5", "ToTensor reshapes (H, W, C) to (C, H, W) instead of transposing", TRANSFORMS,
+            "np.transpose(image, (2, 0, 1))",
+            "image.reshape(image.shape[2], image.shape[0], image.shape[1])"),
+    Planted("4.5", "Normalize divides by the variance", TRANSFORMS,
+            "((data - self.mean) / self.std)", "((data - self.mean) / self.std**2)"),
+    Planted("4.5", "Normalize works in place on its input", TRANSFORMS,
+            "        return Tensor(((data - self.mean) / self.std).astype(np.float32, copy=False))\n",
+            "        data -= self.mean\n        data /= self.std\n"
+            "        return Tensor(data.astype(np.float32, copy=False))\n"),
+    Planted("4.6", "RandomCrop draws left before top", TRANSFORMS,
+            "        top = int(generator.integers(0, height - crop_h + 1))\n"
+            "        left = int(generator.integers(0, width - crop_w + 1))\n",
+            "        left = int(generator.integers(0, width - crop_w + 1))\n"
+            "        top = int(generator.integers(0, height - crop_h + 1))\n"),
+    Planted("4.6", "RandomCrop pads the channel axis too", TRANSFORMS,
+            "pad = [(0, 0)] * (data.ndim - 2) + [(self.padding, self.padding)] * 2",
+            "pad = [(self.padding, self.padding)] * data.ndim"),
+    Planted("4.6", "RandomCrop returns a view of the image", TRANSFORMS,
+            "return Tensor(crop.copy()) if isinstance(image, Tensor) else crop.copy()",
+            "return Tensor(crop) if isinstance(image, Tensor) else crop"),
+    Planted("4.7", "read_idx reads the sizes little-endian", DATASETS,
+            'np.frombuffer(raw, dtype=">u4", count=ndim, offset=4)',
+            'np.frombuffer(raw, dtype="<u4", count=ndim, offset=4)'),
+    Planted("4.7", "read_idx does not reject trailing data", DATASETS,
+            "if len(raw) - header != expected:", "if len(raw) - header < expected:"),
+    Planted("4.7", "read_idx keeps the big-endian dtype", DATASETS,
+            '        .astype(dtype.newbyteorder("="))\n', ""),
+    Planted("4.7", "read_idx turns a missing file into a ValueError", DATASETS,
+            "        if isinstance(error, FileNotFoundError):\n            raise\n", ""),
+    Planted("4.8", "download_file writes straight into the destination (no .part)", DATASETS,
+            'partial = destination.with_name(destination.name + ".part")',
+            "partial = destination"),
+    Planted("4.8", "download_file renames before checking the checksum", DATASETS,
+            "    if digest.hexdigest() != md5:\n        partial.unlink(missing_ok=True)\n"
+            '        raise DownloadError(f"{url}: checksum mismatch (MD5 {digest.hexdigest()}, '
+            'expected {md5})")\n    os.replace(partial, destination)\n',
+            "    os.replace(partial, destination)\n"
+            "    if digest.hexdigest() != md5:\n        partial.unlink(missing_ok=True)\n"
+            '        raise DownloadError(f"{url}: checksum mismatch (MD5 {digest.hexdigest()}, '
+            'expected {md5})")\n'),
+    Planted("4.8", "download_file leaves the part file after a network error", DATASETS,
+            "        partial.unlink(missing_ok=True)\n        raise DownloadError(f\"{url}: {getattr",
+            "        raise DownloadError(f\"{url}: {getattr"),
+    Planted("4.8", "fetch's error names only the last mirror", DATASETS,
+            'tried = "\\n  ".join(errors)', "tried = errors[-1]"),
+]  # fmt: skip
+
+PLANTED = CHAPTER_01 + CHAPTER_02 + CHAPTER_03 + CHAPTER_04

@@ -915,7 +915,7 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Return `np.matmul(a, b)`; save `a` and `b`.
+        """Return `MatMul.product(a, b)` (the matrix product); save `a` and `b`.
 
         Raise ValueError for a 0-d input, or when `a`'s last axis and `b`'s
         row axis (its second to last, or its only axis if 1-D) differ in size,
@@ -931,9 +931,19 @@ class MatMul(Function):
         2. Put the dropped axes back into `grad_output`: if `b` was 1-D, add a last
            axis; then if `a` was 1-D, add an axis at position -2.
         3. grad_a = g @ b^T and grad_b = a^T @ g, transposing the last two axes
-           (`np.swapaxes(x, -1, -2)`).
+           (`np.swapaxes(x, -1, -2)`); compute each product with `MatMul.product`.
         4. `unbroadcast` each to the 2-D-ified input's shape (batch axes may have
            been broadcast), then reshape to the original input's shape.
+        """
+        raise NotImplementedError("Exercise 1.8: Matrix multiplication")
+
+    @staticmethod
+    def product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Return the raw product `np.matmul(a, b)`.
+
+        forward and backward both call this, so there is one place to make the
+        product fast: the answer key sends big 2-D products to chapter 05's
+        parallel Numba kernel. `np.matmul` is all you need here.
         """
         raise NotImplementedError("Exercise 1.8: Matrix multiplication")
 

@@ -125,11 +125,13 @@ def random_split(
 ) -> list[Subset]:
     """Split `dataset` into non-overlapping random Subsets with the given lengths.
 
-    1. n = len(dataset). If `lengths` sums to 1 (`math.isclose`) and that sum is
-       <= n, they are fractions: counts = floor(fraction * n) each, then hand
-       out the n - sum(counts) leftover examples one by one, to subset 0, 1, ...
-       (cycling). Otherwise the lengths are the counts (as ints).
-    2. Raise ValueError naming the lengths and n when the counts do not sum to n.
+    1. n = len(dataset). If `lengths` sums to 1 (`math.isclose`, and the sum is at
+       most 1), they are fractions: raise ValueError for one outside [0, 1];
+       counts = floor(fraction * n) each, then hand out the n - sum(counts)
+       leftover examples one by one, to subset 0, 1, ... (cycling). Otherwise the
+       lengths are the counts (as ints).
+    2. Raise ValueError naming the lengths and n when the counts do not sum to n
+       or one is negative.
     3. order = `(generator or default_generator()).permutation(n)`: one draw.
     4. Subset i gets the next counts[i] entries of `order` (as a list of ints),
        in order: the first subset takes order[:counts[0]], and so on.

@@ -90,7 +90,10 @@ def download_file(
        partial file; copy in chunks (e.g. 64 KiB), feeding each chunk to
        `hashlib.md5(usedforsecurity=False)`.
     3. On urllib.error.URLError, OSError or ValueError: delete the partial file
-       and raise DownloadError naming the URL and the reason.
+       and raise DownloadError naming the URL and the reason. Count the bytes:
+       when the response announced a Content-Length and fewer (or more) arrived,
+       the connection broke: delete the partial file and raise DownloadError
+       saying the download was interrupted after X of Y bytes.
     4. If the hex digest differs from `md5`: delete the partial file and raise
        DownloadError naming the URL and both checksums.
     5. Otherwise `os.replace(partial, destination)`: the file appears only whole.

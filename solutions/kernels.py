@@ -1,0 +1,261 @@
+"""Chapter 05: kernels, the loops that do the heavy lifting, compiled by Numba.
+
+`@njit` compiles a Python function to machine code the first time it is called
+with given argument types; `parallel=True` with `prange` splits a loop across
+the CPU's cores; `fastmath=True` lets the compiler reorder floating-point sums
+(needed to vectorise a reduction); `cache=True` keeps the machine code on disk
+so the next run starts fast. `boundscheck=False` (the default, spelled out)
+means an out-of-range index is not caught: the callers check shapes first.
+
+matmul is register-blocked: each step of its inner loop loads 4 values of A and
+6 of B^T and does 24 multiply-adds with them, keeping the 24 partial sums in
+CPU registers. That ratio of arithmetic to memory traffic is what makes a
+matrix product fast; a plain triple loop loads two values per multiply-add.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["col2im", "im2col", "matmul", "max_pool2d_backward", "max_pool2d_forward"]
+
+JIT = {"fastmath": True, "cache": True, "boundscheck": False}
+
+# --8<-- [start:matmul]
+# ---------------------------------------------------------------------------
+# Exercise 5.5: a parallel matrix product
+# ---------------------------------------------------------------------------
+
+ROWS, COLS = 4, 6  # the register tile: 4 rows of A times 6 columns of B
+PANEL = 96  # columns of C per parallel task (a multiple of COLS)
+DEPTH = 512  # how much of the shared dimension one pass keeps in cache
+
+
+@njit(inline="always", **JIT)
+def _tile_4x6(a, bt, c, i, j, p0, p1):
+    """c[i:i+4, j:j+6] += a[i:i+4, p0:p1] @ bt[j:j+6, p0:p1].T, with 24 sums in registers."""
+    a0, a1, a2, a3 = a[i, p0:p1], a[i + 1, p0:p1], a[i + 2, p0:p1], a[i + 3, p0:p1]
+    b0, b1, b2 = bt[j, p0:p1], bt[j + 1, p0:p1], bt[j + 2, p0:p1]
+    b3, b4, b5 = bt[j + 3, p0:p1], bt[j + 4, p0:p1], bt[j + 5, p0:p1]
+    z = c.dtype.type(0)
+    s00 = s01 = s02 = s03 = s04 = s05 = z
+    s10 = s11 = s12 = s13 = s14 = s15 = z
+    s20 = s21 = s22 = s23 = s24 = s25 = z
+    s30 = s31 = s32 = s33 = s34 = s35 = z
+    for p in range(p1 - p0):
+        x0, x1, x2, x3 = a0[p], a1[p], a2[p], a3[p]
+        y0, y1, y2, y3, y4, y5 = b0[p], b1[p], b2[p], b3[p], b4[p], b5[p]
+        s00 += x0 * y0
+        s01 += x0 * y1
+        s02 += x0 * y2
+        s03 += x0 * y3
+        s04 += x0 * y4
+        s05 += x0 * y5
+        s10 += x1 * y0
+        s11 += x1 * y1
+        s12 += x1 * y2
+        s13 += x1 * y3
+        s14 += x1 * y4
+        s15 += x1 * y5
+        s20 += x2 * y0
+        s21 += x2 * y1
+        s22 += x2 * y2
+        s23 += x2 * y3
+        s24 += x2 * y4
+        s25 += x2 * y5
+        s30 += x3 * y0
+        s31 += x3 * y1
+        s32 += x3 * y2
+        s33 += x3 * y3
+        s34 += x3 * y4
+        s35 += x3 * y5
+    c[i, j] += s00
+    c[i, j + 1] += s01
+    c[i, j + 2] += s02
+    c[i, j + 3] += s03
+    c[i, j + 4] += s04
+    c[i, j + 5] += s05
+    c[i + 1, j] += s10
+    c[i + 1, j + 1] += s11
+    c[i + 1, j + 2] += s12
+    c[i + 1, j + 3] += s13
+    c[i + 1, j + 4] += s14
+    c[i + 1, j + 5] += s15
+    c[i + 2, j] += s20
+    c[i + 2, j + 1] += s21
+    c[i + 2, j + 2] += s22
+    c[i + 2, j + 3] += s23
+    c[i + 2, j + 4] += s24
+    c[i + 2, j + 5] += s25
+    c[i + 3, j] += s30
+    c[i + 3, j + 1] += s31
+    c[i + 3, j + 2] += s32
+    c[i + 3, j + 3] += s33
+    c[i + 3, j + 4] += s34
+    c[i + 3, j + 5] += s35
+
+
+@njit(inline="always", **JIT)
+def _dot(a, bt, c, i, j, p0, p1):
+    """c[i, j] += a[i, p0:p1] . bt[j, p0:p1]: the edges that do not fill a whole tile."""
+    total = c.dtype.type(0)
+    for p in range(p0, p1):
+        total += a[i, p] * bt[j, p]
+    c[i, j] += total
+
+
+@njit(parallel=True, **JIT)
+def _matmul_2d(a, bt, c):
+    """c = a @ bt.T for C-contiguous 2-D arrays; each parallel task owns a block of C."""
+    m, k = a.shape
+    n = bt.shape[0]
+    row_blocks = (m + 63) // 64
+    panels = (n + PANEL - 1) // PANEL
+    for task in prange(row_blocks * panels):
+        i0, j0 = (task // panels) * 64, (task % panels) * PANEL
+        i1, j1 = min(i0 + 64, m), min(j0 + PANEL, n)
+        i_tiles = i0 + (i1 - i0) // ROWS * ROWS
+        j_tiles = j0 + (j1 - j0) // COLS * COLS
+        for i in range(i0, i1):
+            for j in range(j0, j1):
+                c[i, j] = 0
+        for p0 in range(0, k, DEPTH):
+            p1 = min(p0 + DEPTH, k)
+            for i in range(i0, i_tiles, ROWS):
+                for j in range(j0, j_tiles, COLS):
+                    _tile_4x6(a, bt, c, i, j, p0, p1)
+                for j in range(j_tiles, j1):
+                    for r in range(ROWS):
+                        _dot(a, bt, c, i + r, j, p0, p1)
+            for i in range(i_tiles, i1):
+                for j in range(j0, j1):
+                    _dot(a, bt, c, i, j, p0, p1)
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for 2-D arrays of one float dtype, on every core.
+
+    B is transposed into a contiguous copy first, so that both operands are read
+    along rows (contiguous memory) in the inner loop.
+    """
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"matmul needs (m, k) and (k, n) arrays, got {a.shape} and {b.shape}")
+    dtype = np.result_type(a.dtype, b.dtype, np.float32)
+    a = np.ascontiguousarray(a, dtype=dtype)
+    bt = np.ascontiguousarray(b.T, dtype=dtype)
+    c = np.empty((a.shape[0], b.shape[1]), dtype=dtype)
+    _matmul_2d(a, bt, c)
+    return c
+
+
+# --8<-- [end:matmul]
+
+
+# --8<-- [start:im2col]
+# ---------------------------------------------------------------------------
+# Exercise 5.6: im2col and col2im, in parallel
+# ---------------------------------------------------------------------------
+
+
+@njit(parallel=True, **JIT)
+def im2col(x, kernel_h, kernel_w, stride, padding):
+    """Every receptive field of x (N, C, H, W) as one row of a matrix.
+
+    Row (n * OH + oy) * OW + ox holds the C * kernel_h * kernel_w inputs that
+    output position (oy, ox) of image n sees, in (c, i, j) order: the same order
+    as a weight of shape (F, C, kernel_h, kernel_w) flattened to (F, C*kh*kw).
+    Positions in the zero padding stay 0. Rows are independent: one task each.
+    """
+    n, c, h, w = x.shape
+    out_h = (h + 2 * padding - kernel_h) // stride + 1
+    out_w = (w + 2 * padding - kernel_w) // stride + 1
+    cols = np.zeros((n * out_h * out_w, c * kernel_h * kernel_w), dtype=x.dtype)
+    for image_row in prange(n * out_h):
+        b, oy = image_row // out_h, image_row % out_h
+        for ox in range(out_w):
+            row = image_row * out_w + ox
+            for ch in range(c):
+                for i in range(kernel_h):
+                    y = oy * stride - padding + i
+                    if 0 <= y < h:
+                        for j in range(kernel_w):
+                            xx = ox * stride - padding + j
+                            if 0 <= xx < w:
+                                cols[row, (ch * kernel_h + i) * kernel_w + j] = x[b, ch, y, xx]
+    return cols
+
+
+@njit(parallel=True, **JIT)
+def col2im(cols, n, c, h, w, kernel_h, kernel_w, stride, padding):
+    """The adjoint of im2col: add each row's values back where they came from.
+
+    An input pixel inside several receptive fields receives the sum of all its
+    copies' gradients. Each image is one task, so no two tasks add to the same place.
+    """
+    out_h = (h + 2 * padding - kernel_h) // stride + 1
+    out_w = (w + 2 * padding - kernel_w) // stride + 1
+    grad = np.zeros((n, c, h, w), dtype=cols.dtype)
+    for b in prange(n):
+        for oy in range(out_h):
+            for ox in range(out_w):
+                row = (b * out_h + oy) * out_w + ox
+                for ch in range(c):
+                    for i in range(kernel_h):
+                        y = oy * stride - padding + i
+                        if 0 <= y < h:
+                            for j in range(kernel_w):
+                                xx = ox * stride - padding + j
+                                if 0 <= xx < w:
+                                    grad[b, ch, y, xx] += cols[
+                                        row, (ch * kernel_h + i) * kernel_w + j
+                                    ]
+    return grad
+
+
+# --8<-- [end:im2col]
+
+
+# ---------------------------------------------------------------------------
+# Provided: max pooling, forward with the winners' positions, and backward
+# ---------------------------------------------------------------------------
+
+
+@njit(parallel=True, **JIT)
+def max_pool2d_forward(x, kernel, stride, padding):
+    """(out, argmax): the max of each kernel x kernel window of x (N, C, H, W), and the
+    flat index y * W + x of the first position holding it (the one backward routes to)."""
+    n, c, h, w = x.shape
+    out_h = (h + 2 * padding - kernel) // stride + 1
+    out_w = (w + 2 * padding - kernel) // stride + 1
+    out = np.empty((n, c, out_h, out_w), dtype=x.dtype)
+    argmax = np.empty((n, c, out_h, out_w), dtype=np.int64)
+    for plane in prange(n * c):
+        b, ch = plane // c, plane % c
+        for oy in range(out_h):
+            for ox in range(out_w):
+                best, where = -np.inf, -1
+                for i in range(kernel):
+                    y = oy * stride - padding + i
+                    if 0 <= y < h:
+                        for j in range(kernel):
+                            xx = ox * stride - padding + j
+                            if 0 <= xx < w and x[b, ch, y, xx] > best:
+                                best, where = x[b, ch, y, xx], y * w + xx
+                out[b, ch, oy, ox] = best
+                argmax[b, ch, oy, ox] = where
+    return out, argmax
+
+
+@njit(parallel=True, **JIT)
+def max_pool2d_backward(grad_output, argmax, h, w):
+    """Each window's gradient goes to its winner; windows that overlap may share one."""
+    n, c, out_h, out_w = grad_output.shape
+    grad = np.zeros((n, c, h, w), dtype=grad_output.dtype)
+    for plane in prange(n * c):
+        b, ch = plane // c, plane % c
+        for oy in range(out_h):
+            for ox in range(out_w):
+                where = argmax[b, ch, oy, ox]
+                grad[b, ch, where // w, where % w] += grad_output[b, ch, oy, ox]
+    return grad
