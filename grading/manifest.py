@@ -35,6 +35,7 @@ class Chapter:
     modules: tuple[str, ...]
     book: str
     exercises: tuple[Exercise, ...]
+    timeout: float = 20.0  # seconds one grader test may take (Numba chapters compile on first use)
 
     @property
     def total_points(self) -> int:
@@ -72,6 +73,7 @@ def load_chapter(number: str, chapters_dir: Path = CHAPTERS_DIR) -> Chapter:
         modules=tuple(raw["modules"]),
         book=str(raw["book"]),
         exercises=exercises,
+        timeout=float(raw.get("timeout", 20.0)),
     )
 
 

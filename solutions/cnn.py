@@ -110,7 +110,10 @@ class Conv2dFunction(Function):
             out += bias
         ctx.save_for_backward(cols, weight)
         ctx.geometry = (n, c, h, w, stride, padding, bias is not None)
-        return np.ascontiguousarray(out.reshape(n, out_h, out_w, filters).transpose(0, 3, 1, 2))
+        # (N*OH*OW, F) -> (N, F, OH, OW): a transpose per image.
+        return kernels.transpose(out.reshape(n, out_h * out_w, filters)).reshape(
+            n, filters, out_h, out_w
+        )
 
     # --8<-- [end:im2col]
 
@@ -128,7 +131,7 @@ class Conv2dFunction(Function):
         cols, weight = ctx.saved_tensors
         n, c, h, w, stride, padding, has_bias = ctx.geometry
         filters, _, kernel_h, kernel_w = weight.shape
-        g = np.ascontiguousarray(grad_output.transpose(0, 2, 3, 1)).reshape(-1, filters)
+        g = kernels.transpose(grad_output.reshape(n, filters, -1)).reshape(-1, filters)
         grad_weight = kernels.matmul(g.T, cols).reshape(weight.shape)
         grad_bias = g.sum(axis=0) if has_bias else None
         grad_cols = kernels.matmul(g, weight.reshape(filters, -1))
@@ -240,7 +243,9 @@ def max_pool2d(
         raise ValueError(
             f"pad should be at most half of effective kernel size, but got pad={padding}, kernel_size={kernel_size}"
         )
-    return MaxPool2dFunction.apply(input, kernel_size, stride or kernel_size, padding)
+    return MaxPool2dFunction.apply(
+        input, kernel_size, kernel_size if stride is None else stride, padding
+    )
 
 
 class Conv2d(Module):
@@ -280,7 +285,8 @@ class Conv2d(Module):
 class MaxPool2d(Module):
     def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0) -> None:
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = kernel_size if stride is None else stride
 
     def forward(self, x: Tensor) -> Tensor:
         return max_pool2d(x, self.kernel_size, self.stride, self.padding)

@@ -13,6 +13,7 @@ torchvision: `from kindling.data import DataLoader, datasets, transforms`.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -94,7 +95,7 @@ class ConcatDataset(Dataset):
 
     def __init__(self, datasets: Sequence[Any]) -> None:
         self.datasets = list(datasets)
-        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]))
+        self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
 
     def __getitem__(self, index: int) -> Any:
         if index < 0:
@@ -106,7 +107,7 @@ class ConcatDataset(Dataset):
         return self.datasets[which][index - start]
 
     def __len__(self) -> int:
-        return int(self.cumulative_sizes[-1]) if self.cumulative_sizes else 0
+        return self.cumulative_sizes[-1] if self.cumulative_sizes else 0
 
 
 def random_split(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
+import math
 import os
 import urllib.error
 import urllib.request
@@ -59,7 +61,7 @@ def read_idx(path: str | os.PathLike, expected_ndim: int | None = None) -> np.nd
         with opener(path, "rb") as file:
             raw = file.read()
     except (EOFError, OSError, zlib.error) as error:
-        if isinstance(error, FileNotFoundError):
+        if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
         raise ValueError(
             f"{name} is truncated or not valid gzip ({error}): delete it and fetch it again"
@@ -76,7 +78,7 @@ def read_idx(path: str | os.PathLike, expected_ndim: int | None = None) -> np.nd
         raise ValueError(f"{name} is truncated: its header needs {header} bytes, it has {len(raw)}")
     shape = tuple(int(size) for size in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_TYPES[raw[2]]
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # exact: np.prod could overflow on a bad header
     if len(raw) - header != expected:
         raise ValueError(
             f"{name} has {len(raw) - header} bytes of data, but its header {shape} needs {expected}: "
@@ -119,7 +121,7 @@ def download_file(
                 digest.update(chunk)
                 out.write(chunk)
                 received += len(chunk)
-    except (urllib.error.URLError, OSError, ValueError) as error:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
         partial.unlink(missing_ok=True)
         raise DownloadError(f"{url}: {getattr(error, 'reason', error)}") from None
     if announced >= 0 and received != announced:
@@ -195,9 +197,14 @@ class MNIST:
             self.download()
         images = read_idx(self._find(images_file), expected_ndim=3)
         labels = read_idx(self._find(labels_file), expected_ndim=1)
-        if images.shape[0] != labels.shape[0] or images.shape[1:] != self.image_size:
+        if images.shape[1:] != self.image_size:
             raise ValueError(
-                f"{type(self).__name__}: {images_file} holds images of shape {images.shape} "
+                f"{type(self).__name__}: {images_file} holds images of size {images.shape[1:]}, "
+                f"expected {self.image_size}"
+            )
+        if images.shape[0] != labels.shape[0]:
+            raise ValueError(
+                f"{type(self).__name__}: {images_file} holds {images.shape[0]} images "
                 f"but {labels_file} holds {labels.shape[0]} labels"
             )
         self.data, self.targets = images, labels.astype(np.int64)

@@ -70,9 +70,10 @@ class ToTensor:
             )
         # (H, W) gains a channel axis; (H, W, C) moves its channels to the front.
         image = image[np.newaxis] if image.ndim == 2 else np.transpose(image, (2, 0, 1))
+        pixels = np.ascontiguousarray(image, dtype=np.float32)
         if image.dtype == np.uint8:
-            return Tensor(image.astype(np.float32) / np.float32(255))
-        return Tensor(np.ascontiguousarray(image, dtype=np.float32))
+            pixels /= np.float32(255)
+        return Tensor(pixels)
 
     def __repr__(self) -> str:
         return "ToTensor()"
@@ -107,7 +108,9 @@ class Normalize:
         return Tensor(((data - self.mean) / self.std).astype(np.float32, copy=False))
 
     def __repr__(self) -> str:
-        return f"Normalize(mean={self.mean.ravel().tolist()}, std={self.std.ravel().tolist()})"
+        mean = [float(f"{value:.6g}") for value in self.mean.ravel()]
+        std = [float(f"{value:.6g}") for value in self.std.ravel()]
+        return f"Normalize(mean={mean}, std={std})"
 
 
 # --8<-- [end:to-tensor]

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -62,3 +64,24 @@ def test_seed_models_fit_the_line_and_reach_every_parameter():
         "regress.bias",
     ], output
     assert all(float(norm) > 0 for norm in norms.values()), norms
+
+
+def test_mnist_data_runs_the_seeds_pipeline_on_the_shared_test_split():
+    folder = ROOT.parent / "shared" / "data" / "mnist"
+    if not (folder / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"the MNIST test split is not in {folder} (CI has it; see COURSE.md, Data)")
+    output = run_example("mnist_data.py", "--data", str(folder))
+    if not (folder / "train-images-idx3-ubyte.gz").is_file():
+        assert "The training split is missing: going on with the test split only." in output
+    assert "MNIST(test, 10000 images," in output, output
+    assert "test_loader: 157 batches of up to 64 (the last holds 16)" in output, output
+    assert "images (64, 1, 28, 28) float32, labels (64,) int64" in output, output
+    assert "first labels: [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]" in output, output
+    first = re.search(r"first batch: pixel mean (-?\d+\.\d+), std (\d+\.\d+)", output)
+    assert first, output
+    # Normalized with the training split's constants: centred near 0, spread near 1.
+    assert abs(float(first[1])) < 0.2 and 0.8 < float(first[2]) < 1.2, first[0]
+    stats = re.search(r"pixel statistics of the (\w+) split: mean (\d\.\d+), std (\d\.\d+)", output)
+    assert stats, output
+    expected = {"test": ("0.1325", "0.3105"), "training": ("0.1307", "0.3081")}[stats[1]]
+    assert (stats[2], stats[3]) == expected, stats[0]

@@ -86,10 +86,11 @@ class Workspace:
         )
         path.write_text(text.replace(bug.old, bug.new), encoding="utf-8")
 
-    def grade(self, *options: str, timeout_s: float = 2) -> Grades:
+    def grade(self, *options: str, timeout_s: float | None = None) -> Grades:
         result_file = self.root / "grades.json"
         env = {k: v for k, v in os.environ.items() if k != "KINDLING_IMPL"}
-        env["KINDLING_TIMEOUT"] = str(timeout_s)
+        if timeout_s is not None:  # otherwise each chapter's own timeout applies
+            env["KINDLING_TIMEOUT"] = str(timeout_s)
         completed = subprocess.run(
             [
                 sys.executable,

@@ -20,6 +20,7 @@ your work with
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -103,7 +104,7 @@ class ConcatDataset(Dataset):
 
     def __init__(self, datasets: Sequence[Any]) -> None:
         self.datasets = list(datasets)
-        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]))
+        self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
 
     def __getitem__(self, index: int) -> Any:
         """Return example `index` of the datasets laid end to end.
@@ -117,7 +118,7 @@ class ConcatDataset(Dataset):
         raise NotImplementedError("Exercise 4.1: Datasets")
 
     def __len__(self) -> int:
-        return int(self.cumulative_sizes[-1]) if self.cumulative_sizes else 0
+        return self.cumulative_sizes[-1] if self.cumulative_sizes else 0
 
 
 def random_split(

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
+import math
 import os
 import urllib.error
 import urllib.request
@@ -89,9 +91,10 @@ def download_file(
     2. Open the URL (`urllib.request.urlopen(url, timeout=timeout)`) and the
        partial file; copy in chunks (e.g. 64 KiB), feeding each chunk to
        `hashlib.md5(usedforsecurity=False)`.
-    3. On urllib.error.URLError, OSError or ValueError: delete the partial file
+    3. On urllib.error.URLError, http.client.HTTPException, OSError or ValueError:
+       delete the partial file
        and raise DownloadError naming the URL and the reason. Count the bytes:
-       when the response announced a Content-Length and fewer (or more) arrived,
+       when the response announced a Content-Length and fewer bytes arrived,
        the connection broke: delete the partial file and raise DownloadError
        saying the download was interrupted after X of Y bytes.
     4. If the hex digest differs from `md5`: delete the partial file and raise
@@ -157,9 +160,14 @@ class MNIST:
             self.download()
         images = read_idx(self._find(images_file), expected_ndim=3)
         labels = read_idx(self._find(labels_file), expected_ndim=1)
-        if images.shape[0] != labels.shape[0] or images.shape[1:] != self.image_size:
+        if images.shape[1:] != self.image_size:
             raise ValueError(
-                f"{type(self).__name__}: {images_file} holds images of shape {images.shape} "
+                f"{type(self).__name__}: {images_file} holds images of size {images.shape[1:]}, "
+                f"expected {self.image_size}"
+            )
+        if images.shape[0] != labels.shape[0]:
+            raise ValueError(
+                f"{type(self).__name__}: {images_file} holds {images.shape[0]} images "
                 f"but {labels_file} holds {labels.shape[0]} labels"
             )
         self.data, self.targets = images, labels.astype(np.int64)

@@ -73,9 +73,9 @@ class ToTensor:
         """Return the image as a float32 Tensor of shape (C, H, W).
 
         Raise ValueError naming the shape unless the array has 2 or 3 dimensions.
-        (H, W) becomes (1, H, W); (H, W, C) is transposed to (C, H, W). uint8
-        values are divided by 255 (as float32: `x.astype(np.float32) / np.float32(255)`);
-        any other dtype keeps its values, converted to a contiguous float32 array.
+        (H, W) becomes (1, H, W); (H, W, C) is transposed to (C, H, W). Convert to a
+        C-contiguous float32 array (`np.ascontiguousarray(x, dtype=np.float32)`); uint8
+        values are then divided by 255 (by np.float32(255)); other dtypes keep their values.
         """
         raise NotImplementedError("Exercise 4.5: ToTensor and Normalize")
 
@@ -113,7 +113,9 @@ class Normalize:
         raise NotImplementedError("Exercise 4.5: ToTensor and Normalize")
 
     def __repr__(self) -> str:
-        return f"Normalize(mean={self.mean.ravel().tolist()}, std={self.std.ravel().tolist()})"
+        mean = [float(f"{value:.6g}") for value in self.mean.ravel()]
+        std = [float(f"{value:.6g}") for value in self.std.ravel()]
+        return f"Normalize(mean={mean}, std={std})"
 
 
 # --8<-- [end:to-tensor]

@@ -163,7 +163,7 @@ class MaxPool2dFunction(Function):
         never wins: treat it as -infinity). Check with conv_output_size that the window
         fits. Save, for backward, where each window's maximum was: the FIRST position
         holding it when several tie (scan rows, then columns), as torch does.
-        (The answer key calls kernels.max_pool2d_forward; write yours in NumPy first.)
+        Do the work in kernels.max_pool2d_forward (also yours, in this exercise).
         """
         raise NotImplementedError("Exercise 5.4: Max pooling")
 
@@ -173,7 +173,7 @@ class MaxPool2dFunction(Function):
 
         grad_x is zero except at each window's saved max position, which receives that
         window's gradient; when windows overlap, a position that won several of them
-        receives the sum.
+        receives the sum. Do the work in kernels.max_pool2d_backward.
         """
         raise NotImplementedError("Exercise 5.4: Max pooling")
 
@@ -250,7 +250,8 @@ class Conv2d(Module):
 class MaxPool2d(Module):
     def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0) -> None:
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = kernel_size if stride is None else stride
 
     def forward(self, x: Tensor) -> Tensor:
         """Return max_pool2d(x, self.kernel_size, self.stride, self.padding)."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["col2im", "im2col", "matmul", "max_pool2d_backward", "max_pool2d_forward"]
+__all__ = ["col2im", "im2col", "matmul", "max_pool2d_backward", "max_pool2d_forward", "transpose"]
 
 JIT = {"fastmath": True, "cache": True, "boundscheck": False}
 
@@ -128,22 +128,59 @@ def _matmul_2d(a, bt, c):
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b for 2-D arrays of one float dtype, on every core.
+    """a @ b for 2-D float arrays, on every core.
 
-    B is transposed into a contiguous copy first, so that both operands are read
-    along rows (contiguous memory) in the inner loop.
+    The kernel reads both operands along rows (contiguous memory), so it is given
+    A and B transposed, each as a C-contiguous array: free when the array is
+    already laid out that way (B is often a transposed weight), else one copy.
     """
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"matmul needs (m, k) and (k, n) arrays, got {a.shape} and {b.shape}")
     dtype = np.result_type(a.dtype, b.dtype, np.float32)
-    a = np.ascontiguousarray(a, dtype=dtype)
-    bt = np.ascontiguousarray(b.T, dtype=dtype)
     c = np.empty((a.shape[0], b.shape[1]), dtype=dtype)
-    _matmul_2d(a, bt, c)
+    _matmul_2d(_row_major(a, dtype), _row_major(b.T, dtype), c)
     return c
 
 
 # --8<-- [end:matmul]
+
+
+# ---------------------------------------------------------------------------
+# Provided: transposing in cache-sized blocks
+# ---------------------------------------------------------------------------
+
+
+@njit(parallel=True, **JIT)
+def _transpose_3d(x):
+    """out[b] = x[b].T for x of shape (B, M, N), 32 x 32 blocks at a time: both the
+    reads and the writes then stay within a few cache lines per block."""
+    batch, m, n = x.shape
+    out = np.empty((batch, n, m), dtype=x.dtype)
+    row_blocks, col_blocks = (m + 31) // 32, (n + 31) // 32
+    for task in prange(batch * row_blocks * col_blocks):
+        b, block = task // (row_blocks * col_blocks), task % (row_blocks * col_blocks)
+        i0, j0 = (block // col_blocks) * 32, (block % col_blocks) * 32
+        for i in range(i0, min(i0 + 32, m)):
+            for j in range(j0, min(j0 + 32, n)):
+                out[b, j, i] = x[b, i, j]
+    return out
+
+
+def transpose(x: np.ndarray) -> np.ndarray:
+    """The last two axes of a 2-D or 3-D array swapped, as a new C-contiguous array."""
+    if x.ndim == 2:
+        return _transpose_3d(np.ascontiguousarray(x)[np.newaxis])[0]
+    return _transpose_3d(np.ascontiguousarray(x))
+
+
+def _row_major(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """x as a C-contiguous array of dtype; a transposed view is copied by `transpose`."""
+    x = x.astype(dtype, copy=False)
+    if x.flags.c_contiguous:
+        return x
+    if x.T.flags.c_contiguous:
+        return transpose(x.T)
+    return np.ascontiguousarray(x)
 
 
 # --8<-- [start:im2col]
@@ -179,46 +216,34 @@ def col2im(cols, n, c, h, w, kernel_h, kernel_w, stride, padding):
 # --8<-- [end:im2col]
 
 
+# --8<-- [start:pool-kernels]
 # ---------------------------------------------------------------------------
-# Provided: max pooling, forward with the winners' positions, and backward
+# Exercise 5.4: max pooling, forward with the winners' positions, and backward
 # ---------------------------------------------------------------------------
 
 
 @njit(parallel=True, **JIT)
 def max_pool2d_forward(x, kernel, stride, padding):
-    """(out, argmax): the max of each kernel x kernel window of x (N, C, H, W), and the
-    flat index y * W + x of the first position holding it (the one backward routes to)."""
-    n, c, h, w = x.shape
-    out_h = (h + 2 * padding - kernel) // stride + 1
-    out_w = (w + 2 * padding - kernel) // stride + 1
-    out = np.empty((n, c, out_h, out_w), dtype=x.dtype)
-    argmax = np.empty((n, c, out_h, out_w), dtype=np.int64)
-    for plane in prange(n * c):
-        b, ch = plane // c, plane % c
-        for oy in range(out_h):
-            for ox in range(out_w):
-                best, where = -np.inf, -1
-                for i in range(kernel):
-                    y = oy * stride - padding + i
-                    if 0 <= y < h:
-                        for j in range(kernel):
-                            xx = ox * stride - padding + j
-                            if 0 <= xx < w and x[b, ch, y, xx] > best:
-                                best, where = x[b, ch, y, xx], y * w + xx
-                out[b, ch, oy, ox] = best
-                argmax[b, ch, oy, ox] = where
-    return out, argmax
+    """Return (out, argmax) for x (N, C, H, W): each window's max and where it was.
+
+    OH = (H + 2*padding - kernel) // stride + 1 (same for OW). With prange over the
+    N * C planes: for each output (oy, ox), scan the window rows y = oy*stride -
+    padding + i and columns x = ox*stride - padding + j (i, j in range(kernel)),
+    skipping positions outside the image (the padding never wins), and keep the
+    largest value with a strict `>`, so the FIRST of several equal maxima wins.
+    out[b, c, oy, ox] = that value; argmax[b, c, oy, ox] = y * W + x (int64).
+    """
+    raise NotImplementedError("Exercise 5.4: Max pooling")
 
 
 @njit(parallel=True, **JIT)
 def max_pool2d_backward(grad_output, argmax, h, w):
-    """Each window's gradient goes to its winner; windows that overlap may share one."""
-    n, c, out_h, out_w = grad_output.shape
-    grad = np.zeros((n, c, h, w), dtype=grad_output.dtype)
-    for plane in prange(n * c):
-        b, ch = plane // c, plane % c
-        for oy in range(out_h):
-            for ox in range(out_w):
-                where = argmax[b, ch, oy, ox]
-                grad[b, ch, where // w, where % w] += grad_output[b, ch, oy, ox]
-    return grad
+    """Return grad_x (N, C, h, w): zeros, plus each window's gradient added at its
+    winner, grad_x[b, c, where // w, where % w] += grad_output[b, c, oy, ox] with
+    where = argmax[b, c, oy, ox]. prange over the N * C planes (each task then only
+    writes its own plane).
+    """
+    raise NotImplementedError("Exercise 5.4: Max pooling")
+
+
+# --8<-- [end:pool-kernels]

@@ -1,0 +1,142 @@
+"""kindling.kernels.matmul (Numba) against numpy.matmul (OpenBLAS or the BLAS NumPy was built
+with), float32, at 1024x1024x1024 and at the products the seed's ConvNet computes.
+
+The ConvNet's products, batch 64, with the operands laid out as the answer key passes them
+(a transposed operand is a NumPy view, as autograd hands it over; both sides get the same
+arrays):
+
+    fc1 forward       x @ W1^T          64x3136 @ 3136x128
+    fc1 grad input    g @ W1            64x128 @ 128x3136
+    fc1 grad weight   x^T @ g           3136x64 @ 64x128
+    conv2 forward     cols @ W2^T       12544x288 @ 288x64   (im2col of 64x32x14x14, 3x3)
+    conv2 grad weight g^T @ cols        64x12544 @ 12544x288
+    conv2 grad cols   g @ W2            12544x64 @ 64x288
+
+Numba compiles the kernel on its first call (or loads it from its cache): that time is
+printed apart. Each product is then timed `--repeats` times, kindling and NumPy taking
+turns; the best counts. The goal:
+at least 50% of NumPy's throughput at 1024 (ratio >= 0.5).
+
+    KINDLING_IMPL=reference python benchmarks/matmul.py
+    KINDLING_IMPL=reference python benchmarks/matmul.py --quick
+
+It prints a table and the ratios; it asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import glob
+import os
+import time
+from collections.abc import Callable
+
+import numba
+import numpy as np
+
+import kindling
+from kindling import kernels
+
+
+def best_seconds(functions: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Each function's fastest of `repeats` calls, after one untimed call each. The functions
+    take turns, so that all meet the same load from whatever else runs on the machine."""
+    for function in functions:
+        function()
+    times: list[list[float]] = [[] for _ in functions]
+    for _ in range(repeats):
+        for index, function in enumerate(functions):
+            start = time.perf_counter()
+            function()
+            times[index].append(time.perf_counter() - start)
+    return [min(each) for each in times]
+
+
+def blas_description() -> str:
+    """NumPy's BLAS as built, and the CPU kernel OpenBLAS picked at run time, where it says."""
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        text = f"{blas['name']} {blas['version']}"
+    except (KeyError, TypeError):  # an older NumPy, or a BLAS it does not describe
+        return "(numpy.show_config does not describe it)"
+    libraries = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "*"))
+    for path in (p for p in libraries if "openblas" in os.path.basename(p)):
+        try:
+            library = ctypes.CDLL(path)
+            corename = library.scipy_openblas_get_corename64_
+            threads = library.scipy_openblas_get_num_threads64_
+        except (OSError, AttributeError):
+            continue
+        corename.restype = ctypes.c_char_p
+        text += f", core {corename().decode()}, {threads()} threads"
+    return text
+
+
+def products(size: int, batch: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(label, a, b) for each product timed: the square one, then the ConvNet's."""
+    rng = np.random.default_rng(0)
+
+    def array(*shape: int) -> np.ndarray:
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    x, w1, g1 = array(batch, 3136), array(128, 3136), array(batch, 128)
+    rows = batch * 14 * 14  # conv2's output positions: one im2col row each
+    cols, w2, g2 = array(rows, 32 * 3 * 3), array(64, 32 * 3 * 3), array(rows, 64)
+    return [
+        (f"square {size}", array(size, size), array(size, size)),
+        ("fc1 forward", x, w1.T),
+        ("fc1 grad input", g1, w1),
+        ("fc1 grad weight", x.T, g1),
+        ("conv2 forward", cols, w2.T),
+        ("conv2 grad weight", g2.T, cols),
+        ("conv2 grad cols", g2, w2),
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=1024, help="the square product's n (1024)")
+    parser.add_argument("--batch", type=int, default=64, help="the ConvNet's batch (64)")
+    parser.add_argument("--repeats", type=int, default=10, help="timed calls each (10)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: only checks it runs")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.size, args.batch, args.repeats = 96, 2, 1
+
+    print(f"numpy {np.__version__}: {blas_description()}")
+    settings = ", ".join(
+        f"{name}={os.environ.get(name, '(unset)')}"
+        for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS")
+    )
+    print(f"environment: {settings}")
+    print(
+        f"CPUs: {os.cpu_count()}, numba {numba.__version__} with {numba.get_num_threads()} "
+        f"threads (kindling: KINDLING_IMPL={kindling.IMPL})"
+    )
+    start = time.perf_counter()
+    kernels.matmul(np.ones((8, 8), np.float32), np.ones((8, 8), np.float32))
+    print(f"first call (Numba compiles, or loads its cache): {time.perf_counter() - start:.2f}s")
+    print(f"float32, best of {args.repeats}\n")
+
+    header = f"{'product':<18} {'shape (m x k x n)':>19} {'kindling ms':>12} {'numpy ms':>9}"
+    print(f"{header} {'kindling GFLOP/s':>17} {'numpy GFLOP/s':>14} {'ratio':>6}")
+    for label, a, b in products(args.size, args.batch):
+        (m, k), n = a.shape, b.shape[1]
+        assert np.allclose(kernels.matmul(a, b), a @ b, rtol=1e-3, atol=1e-3 * np.sqrt(k))
+        ours, theirs = best_seconds(
+            [lambda a=a, b=b: kernels.matmul(a, b), lambda a=a, b=b: np.matmul(a, b)], args.repeats
+        )
+        flops = 2 * m * k * n
+        print(
+            f"{label:<18} {f'{m}x{k}x{n}':>19} {ours * 1e3:>12.2f} {theirs * 1e3:>9.2f} "
+            f"{flops / ours / 1e9:>17.1f} {flops / theirs / 1e9:>14.1f} {theirs / ours:>6.2f}"
+        )
+    print(
+        "\nratio: kindling's throughput over NumPy's (1 = as fast; the goal is >= 0.50 "
+        f"at {args.size}x{args.size}x{args.size})"
+    )
+
+
+if __name__ == "__main__":
+    main()

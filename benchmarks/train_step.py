@@ -1,0 +1,175 @@
+"""One training step of the seed's ConvNet, kindling (the answer key) against torch on the CPU.
+
+A step is what the seed's loop does per batch: zero the gradients, forward, cross-entropy,
+backward, SGD step (lr 0.01, momentum 0.9), on one batch of 64 images of 28x28. torch's
+model starts from kindling's initial weights, and the two losses are checked to agree
+step after step. After `--warmup` steps, `--steps` steps are timed one by one, kindling and
+torch taking turns (so that both meet the same load from anything else running); the
+median and the best are printed, with each phase timed apart (forward = model and loss,
+backward, step = the optimizer's step and zero_grad). The goal: kindling's median step at
+most 1.5 times torch's.
+
+    KINDLING_IMPL=reference python benchmarks/train_step.py
+    KINDLING_IMPL=reference python benchmarks/train_step.py --quick
+
+It prints a table and the ratio; it asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numba
+import numpy as np
+
+import kindling
+import kindling.nn as nn
+import kindling.optim as optim
+from kindling.cnn import ConvNet
+
+try:
+    import torch
+except ImportError:  # the benchmark still times kindling
+    torch = None
+
+PHASES = ("forward", "backward", "step")
+
+
+def torch_convnet(state: dict[str, np.ndarray]) -> Any:
+    """The seed's ConvNet in torch, flatten fixed, holding the given weights."""
+
+    class TorchConvNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = torch.nn.Conv2d(1, 32, 3, padding=1)
+            self.conv2 = torch.nn.Conv2d(32, 64, 3, padding=1)
+            self.fc1 = torch.nn.Linear(64 * 7 * 7, 128)
+            self.fc2 = torch.nn.Linear(128, 10)
+
+        def forward(self, x: Any) -> Any:
+            functional = torch.nn.functional
+            x = functional.max_pool2d(functional.relu(self.conv1(x)), 2, 2)
+            x = functional.max_pool2d(functional.relu(self.conv2(x)), 2, 2)
+            x = x.view(-1, 64 * 7 * 7)
+            return self.fc2(functional.relu(self.fc1(x)))
+
+    model = TorchConvNet()
+    model.load_state_dict({name: torch.from_numpy(array.copy()) for name, array in state.items()})
+    return model
+
+
+def make_step(
+    model: Any, optimizer: Any, criterion: Any, images: Any, labels: Any
+) -> Callable[[], tuple[float, list[float]]]:
+    """A function that runs one training step: (its loss, seconds per phase)."""
+
+    def step() -> tuple[float, list[float]]:
+        start = time.perf_counter()
+        loss = criterion(model(images), labels)
+        forward = time.perf_counter()
+        loss.backward()
+        backward = time.perf_counter()
+        optimizer.step()
+        optimizer.zero_grad()
+        done = time.perf_counter()
+        return loss.item(), [forward - start, backward - forward, done - backward]
+
+    return step
+
+
+def time_steps(
+    steps: list[Callable[[], tuple[float, list[float]]]], warmup: int, repeats: int
+) -> tuple[list[list[float]], list[np.ndarray]]:
+    """Each side's losses and phase times ((repeats, 3) arrays): `warmup` untimed steps
+    each, then `repeats` timed steps, the sides taking turns step by step, so that both
+    meet the same load from whatever else runs on the machine."""
+    losses: list[list[float]] = [[step()[0] for _ in range(warmup)] for step in steps]
+    phases: list[list[list[float]]] = [[] for _ in steps]
+    for _ in range(repeats):
+        for side, step in enumerate(steps):
+            loss, seconds = step()
+            losses[side].append(loss)
+            phases[side].append(seconds)
+    return losses, [np.array(side) for side in phases]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64, help="images per batch (64)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (3)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps (20)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: only checks it runs")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.batch, args.warmup, args.steps = 4, 1, 2
+
+    threads = f", torch {torch.__version__} with {torch.get_num_threads()} threads" if torch else ""
+    print(
+        f"CPUs: {os.cpu_count()}, numba {numba.__version__} with {numba.get_num_threads()} "
+        f"threads{threads} (kindling: KINDLING_IMPL={kindling.IMPL})"
+    )
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((args.batch, 1, 28, 28), dtype=np.float32)
+    labels = rng.integers(0, 10, args.batch)
+
+    kindling.manual_seed(0)
+    model = ConvNet()
+    initial = {name: array.copy() for name, array in model.state_dict().items()}
+    optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    step = make_step(
+        model, optimizer, nn.CrossEntropyLoss(), kindling.tensor(images), kindling.tensor(labels)
+    )
+    start = time.perf_counter()
+    first_loss = step()[0]
+    print(f"first step (Numba compiles, or loads its cache): {time.perf_counter() - start:.2f}s")
+    steps, names = [step], ["kindling"]
+    if torch is not None:
+        torch_model = torch_convnet(initial)
+        torch_optimizer = torch.optim.SGD(torch_model.parameters(), lr=0.01, momentum=0.9)
+        torch_images, torch_labels = torch.from_numpy(images), torch.from_numpy(labels)
+        criterion = torch.nn.CrossEntropyLoss()
+        steps.append(make_step(torch_model, torch_optimizer, criterion, torch_images, torch_labels))
+        names.append(f"torch {torch.__version__}")
+        torch_first = steps[1]()[0]  # untimed, as kindling's first step was
+        assert np.isclose(first_loss, torch_first, rtol=1e-4), (first_loss, torch_first)
+    losses, times = time_steps(steps, args.warmup - 1, args.steps)
+    rows = list(zip(names, times, strict=True))
+    if torch is not None:
+        # The same weights, data and recipe: the losses agree step after step (float32 sums
+        # in a different order drift apart slowly).
+        mine, torchs = losses
+        assert np.allclose(mine, torchs, rtol=2e-3, atol=2e-3), (mine, torchs)
+        print(f"losses agree: step 1 {first_loss:.5f} vs {torch_first:.5f}, "
+              f"step {len(mine) + 1} {mine[-1]:.5f} vs {torchs[-1]:.5f}")  # fmt: skip
+
+    print(f"\nbatch {args.batch}, SGD lr 0.01 momentum 0.9; {args.steps} timed steps after "
+          f"{args.warmup} warm-up; ms")  # fmt: skip
+    print(
+        f"{'':<22} {'median':>8} {'best':>8}   "
+        + " ".join(f"{phase:>9}" for phase in PHASES)
+        + "  (median of each phase)"
+    )
+    for name, phases in rows:
+        totals = phases.sum(axis=1)
+        print(
+            f"{name:<22} {np.median(totals) * 1e3:>8.1f} {totals.min() * 1e3:>8.1f}   "
+            + " ".join(f"{t * 1e3:>9.1f}" for t in np.median(phases, axis=0))
+        )
+    if torch is None:
+        print("torch is not installed (pip install -e '.[torch]'): no ratio to print")
+    else:
+        ours, theirs = (side.sum(axis=1) for side in times)
+        median_ratio, best_ratio = np.median(ours) / np.median(theirs), ours.min() / theirs.min()
+        verdict = "within" if median_ratio <= 1.5 else "above"
+        print(
+            f"ratio kindling/torch: {median_ratio:.2f} median, {best_ratio:.2f} best "
+            f"({verdict} the goal of 1.5)"
+        )
+
+
+if __name__ == "__main__":
+    main()

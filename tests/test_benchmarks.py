@@ -1,0 +1,74 @@
+"""Every benchmark still runs: each script, on a tiny size, on the answer key, exits 0 and
+prints its ratio line (or says torch is missing). No timing is asserted: benchmarks print
+ratios for people to read (see benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_benchmark(script: str, *args: str) -> str:
+    """Run benchmarks/<script> with KINDLING_IMPL=reference from the repository's root."""
+    env = {**os.environ, "KINDLING_IMPL": "reference"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr[-4000:]}"
+    return result.stdout
+
+
+def test_data_loader_benchmark_runs_and_prints_its_ratio():
+    output = run_benchmark("data_loader.py", "--samples", "2000", "--repeats", "1")
+    assert re.search(r"^kindling\s+\d+\.\d+\s+[\d,]+$", output, flags=re.MULTILINE), output
+    if importlib.util.find_spec("torch") is None:
+        assert "torch is not installed" in output, output
+    else:
+        assert re.search(r"^ratio kindling/torch: \d+\.\d\d ", output, flags=re.MULTILINE), output
+
+
+def test_matmul_benchmark_runs_and_prints_its_ratios():
+    output = run_benchmark("matmul.py", "--quick")
+    assert re.search(r"^numpy \d+\.\d+", output, flags=re.MULTILINE), output
+    assert "OPENBLAS_CORETYPE=" in output and "first call (Numba" in output, output
+    labels = ("square 96", "fc1 forward", "fc1 grad input", "fc1 grad weight", "conv2 forward")
+    for label in (*labels, "conv2 grad weight", "conv2 grad cols"):
+        row = rf"^{label}\s+\d+x\d+x\d+(\s+\d+\.\d+){{4}}\s+\d+\.\d\d$"
+        assert re.search(row, output, flags=re.MULTILINE), f"no row for {label}:\n{output}"
+
+
+def test_conv_benchmark_runs_and_prints_its_ratios():
+    output = run_benchmark("conv.py", "--quick")
+    torch_missing = importlib.util.find_spec("torch") is None
+    for layer in ("conv1", "pool1", "conv2", "pool2"):
+        numbers = 3 if torch_missing else 7
+        row = rf"^{layer}\s+\S+(, \d+ 3x3 pad 1|, 2x2)(\s+\d+\.\d+){{{numbers}}}$"
+        assert re.search(row, output, flags=re.MULTILINE), f"no row for {layer}:\n{output}"
+    if torch_missing:
+        assert "torch is not installed" in output, output
+    for line in ("matmul\\(", "outside the kernels", "forward \\+ backward, the fastest round"):
+        assert re.search(rf"^  {line}.*\s\d+\.\d\d$", output, flags=re.MULTILINE), output
+
+
+def test_train_step_benchmark_runs_and_prints_its_ratio():
+    output = run_benchmark("train_step.py", "--quick")
+    assert re.search(r"^kindling(\s+\d+\.\d){5}$", output, flags=re.MULTILINE), output
+    if importlib.util.find_spec("torch") is None:
+        assert "torch is not installed" in output, output
+    else:
+        assert "losses agree: step 1 " in output, output
+        ratio = r"^ratio kindling/torch: \d+\.\d\d median, \d+\.\d\d best "
+        assert re.search(ratio, output, flags=re.MULTILINE), output
