@@ -10,10 +10,12 @@ The layers, batch 64, as the seed's ConvNet runs them:
 
 Each side runs the layer's forward, then backward from the same upstream gradient, through
 its own autograd (kindling: `cnn.conv2d(...).backward(g)`; torch: `F.conv2d(...).backward(g)`).
-Both are checked to agree first. Forward, backward and their sum are timed `--repeats`
-times, kindling and torch taking turns; the best of each counts. Then the answer key's conv layers are taken apart: every
-call into `kindling.kernels` (im2col, the matrix products, col2im, ...) is timed, in the
-fastest of `--repeats` rounds, and what remains is the NumPy and autograd code around them.
+Both are checked to agree first. Forward, backward and their sum are timed in `--rounds`
+rounds of `--repeats` runs in a row, kindling and torch taking turns round by round, each
+settling first (untimed runs for `--settle` seconds: see `settle`); the best of each
+counts. Then the answer key's conv layers are taken apart: every call into
+`kindling.kernels` (im2col, the matrix products, col2im, ...) is timed in as many more
+runs, the fastest run is shown, and what remains is the NumPy and autograd around them.
 
     KINDLING_IMPL=reference python benchmarks/conv.py
     KINDLING_IMPL=reference python benchmarks/conv.py --quick
@@ -42,25 +44,39 @@ except ImportError:  # the benchmark still times kindling
     torch = None
 
 
+def settle(run: Callable[[], Any], backward: Callable[[Any], None], seconds: float) -> None:
+    """Run forward and backward, untimed, for `seconds` (at least once). After its work, the
+    other library's threads (torch's OpenMP, OpenBLAS) spin a while before they sleep, and
+    on a 2-core machine they take the cores from the threads of the next one: settling
+    first keeps that out of the timings."""
+    end = time.perf_counter() + seconds
+    backward(run())
+    while time.perf_counter() < end:
+        backward(run())
+
+
 def forward_backward(
-    sides: list[tuple[Callable[[], Any], Callable[[Any], None]]], repeats: int
+    sides: list[tuple[Callable[[], Any], Callable[[Any], None]]],
+    repeats: int,
+    rounds: int,
+    settling: float,
 ) -> list[tuple[float, float, float]]:
     """For each (forward, backward) side: its best forward, best backward and best forward +
-    backward seconds over `repeats` rounds. The sides take turns, round by round, so that
-    both meet the same load from whatever else runs on the machine."""
-    for run, backward in sides:  # warm-up
-        backward(run())
-    rounds: list[list[tuple[float, float]]] = [[] for _ in sides]
-    for _ in range(repeats):
+    backward seconds. In each of `rounds` rounds each side in turn settles, then runs
+    `repeats` timed times in a row: both meet the same load from whatever else runs."""
+    times: list[list[tuple[float, float]]] = [[] for _ in sides]
+    for _ in range(rounds):
         for side, (run, backward) in enumerate(sides):
-            start = time.perf_counter()
-            out = run()
-            middle = time.perf_counter()
-            backward(out)
-            rounds[side].append((middle - start, time.perf_counter() - middle))
+            settle(run, backward, settling)
+            for _ in range(repeats):
+                start = time.perf_counter()
+                out = run()
+                middle = time.perf_counter()
+                backward(out)
+                times[side].append((middle - start, time.perf_counter() - middle))
     return [
-        (min(f for f, _ in times), min(b for _, b in times), min(f + b for f, b in times))
-        for times in rounds
+        (min(f for f, _ in each), min(b for _, b in each), min(f + b for f, b in each))
+        for each in times
     ]
 
 
@@ -178,12 +194,15 @@ class KernelTimer:
             setattr(kernels, name, function)
 
 
-def conv_kernels(layer: Layer, repeats: int) -> tuple[list[tuple[str, float]], float]:
+def conv_kernels(
+    layer: Layer, repeats: int, settling: float
+) -> tuple[list[tuple[str, float]], float]:
     """The kernel calls of the answer key's conv forward + backward in its fastest of
-    `repeats` rounds, in order, and that round's total (the rest is NumPy and autograd)."""
+    `repeats` runs, in order, and that run's total (the rest is NumPy and autograd)."""
     run, backward, _ = layer.kindling()
+    settle(run, backward, settling)
     best: tuple[list[tuple[str, float]], float] = ([], float("inf"))
-    for _ in range(repeats + 1):
+    for _ in range(repeats):
         with KernelTimer() as timer:
             start = time.perf_counter()
             backward(run())
@@ -196,11 +215,15 @@ def conv_kernels(layer: Layer, repeats: int) -> tuple[list[tuple[str, float]], f
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64, help="images per batch (64)")
-    parser.add_argument("--repeats", type=int, default=10, help="timed rounds each (10)")
+    parser.add_argument("--repeats", type=int, default=10, help="timed runs per round (10)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, sides taking turns (3)")
+    parser.add_argument(
+        "--settle", type=float, default=0.3, help="untimed seconds before each block (0.3)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: only checks it runs")
     args = parser.parse_args(argv)
     if args.quick:
-        args.batch, args.repeats = 2, 1
+        args.batch, args.repeats, args.rounds, args.settle = 2, 1, 1, 0.0
 
     threads = f", torch {torch.__version__} with {torch.get_num_threads()} threads" if torch else ""
     print(
@@ -213,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
         run, backward, _ = layer.kindling()
         backward(run())
     print(f"first calls (Numba compiles, or loads its cache): {time.perf_counter() - start:.2f}s")
-    print(f"float32, batch {args.batch}, best of {args.repeats}; ms\n")
+    print(f"float32, batch {args.batch}, best of {args.rounds} x {args.repeats} runs; ms\n")
 
     header = f"{'layer':<6} {'input':<28} {'kindling fwd':>12} {'bwd':>7} {'total':>7}"
     if torch is not None:
@@ -230,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
             for mine, theirs in zip(grads(), torch_grads(), strict=True):
                 assert np.allclose(mine, theirs, rtol=1e-3, atol=1e-3), layer.name
             sides.append((torch_run, torch_backward))
-        times = forward_backward(sides, args.repeats)
+        times = forward_backward(sides, args.repeats, args.rounds, args.settle)
         line = f"{layer.name:<6} {layer.describe():<28} " + " ".join(
             f"{t * 1e3:>{width}.2f}" for t, width in zip(times[0], (12, 7, 7), strict=True)
         )
@@ -247,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
 
     for layer in (layer for layer in all_layers if layer.filters):
         print(f"\nthe answer key's {layer.name} ({layer.describe()}), kernel by kernel: ms")
-        calls, total = conv_kernels(layer, args.repeats)
+        calls, total = conv_kernels(layer, args.rounds * args.repeats, args.settle)
         for label, seconds in calls:
             print(f"  {label:<48} {seconds * 1e3:>8.2f}")
         outside = total - sum(seconds for _, seconds in calls)

@@ -13,9 +13,10 @@ arrays):
     conv2 grad cols   g @ W2            12544x64 @ 64x288
 
 Numba compiles the kernel on its first call (or loads it from its cache): that time is
-printed apart. Each product is then timed `--repeats` times, kindling and NumPy taking
-turns; the best counts. The goal:
-at least 50% of NumPy's throughput at 1024 (ratio >= 0.5).
+printed apart. Each product is then timed in `--rounds` rounds of `--repeats` calls in a
+row, kindling and NumPy taking turns round by round, each settling first (untimed calls
+for `--settle` seconds: see `settle`); the best call counts. The goal: at least 50% of
+NumPy's throughput at 1024 (ratio >= 0.5).
 
     KINDLING_IMPL=reference python benchmarks/matmul.py
     KINDLING_IMPL=reference python benchmarks/matmul.py --quick
@@ -39,17 +40,31 @@ import kindling
 from kindling import kernels
 
 
-def best_seconds(functions: list[Callable[[], object]], repeats: int) -> list[float]:
-    """Each function's fastest of `repeats` calls, after one untimed call each. The functions
-    take turns, so that all meet the same load from whatever else runs on the machine."""
-    for function in functions:
+def settle(function: Callable[[], object], seconds: float) -> None:
+    """Call `function`, untimed, for `seconds` (at least once). After a call, OpenBLAS's
+    threads spin for about 2^28 cycles (0.1 s) before they sleep, and on a 2-core machine
+    they take the cores from Numba's threads: a Numba kernel run just after NumPy's
+    product can take ten times its time. Settling first keeps that out of the timings."""
+    end = time.perf_counter() + seconds
+    function()
+    while time.perf_counter() < end:
         function()
+
+
+def best_seconds(
+    functions: list[Callable[[], object]], repeats: int, rounds: int, settling: float
+) -> list[float]:
+    """Each function's fastest call: `rounds` rounds in which each function in turn settles,
+    then is timed `repeats` times in a row. Taking turns round by round lets every function
+    meet the same load from whatever else runs on the machine."""
     times: list[list[float]] = [[] for _ in functions]
-    for _ in range(repeats):
+    for _ in range(rounds):
         for index, function in enumerate(functions):
-            start = time.perf_counter()
-            function()
-            times[index].append(time.perf_counter() - start)
+            settle(function, settling)
+            for _ in range(repeats):
+                start = time.perf_counter()
+                function()
+                times[index].append(time.perf_counter() - start)
     return [min(each) for each in times]
 
 
@@ -98,11 +113,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1024, help="the square product's n (1024)")
     parser.add_argument("--batch", type=int, default=64, help="the ConvNet's batch (64)")
-    parser.add_argument("--repeats", type=int, default=10, help="timed calls each (10)")
+    parser.add_argument("--repeats", type=int, default=10, help="timed calls per round (10)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, sides taking turns (3)")
+    parser.add_argument(
+        "--settle", type=float, default=0.3, help="untimed seconds before each block (0.3)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: only checks it runs")
     args = parser.parse_args(argv)
     if args.quick:
-        args.size, args.batch, args.repeats = 96, 2, 1
+        args.size, args.batch, args.repeats, args.rounds, args.settle = 96, 2, 1, 1, 0.0
 
     print(f"numpy {np.__version__}: {blas_description()}")
     settings = ", ".join(
@@ -117,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     kernels.matmul(np.ones((8, 8), np.float32), np.ones((8, 8), np.float32))
     print(f"first call (Numba compiles, or loads its cache): {time.perf_counter() - start:.2f}s")
-    print(f"float32, best of {args.repeats}\n")
+    print(f"float32, best of {args.rounds} x {args.repeats} calls\n")
 
     header = f"{'product':<18} {'shape (m x k x n)':>19} {'kindling ms':>12} {'numpy ms':>9}"
     print(f"{header} {'kindling GFLOP/s':>17} {'numpy GFLOP/s':>14} {'ratio':>6}")
@@ -125,7 +144,10 @@ def main(argv: list[str] | None = None) -> None:
         (m, k), n = a.shape, b.shape[1]
         assert np.allclose(kernels.matmul(a, b), a @ b, rtol=1e-3, atol=1e-3 * np.sqrt(k))
         ours, theirs = best_seconds(
-            [lambda a=a, b=b: kernels.matmul(a, b), lambda a=a, b=b: np.matmul(a, b)], args.repeats
+            [lambda a=a, b=b: kernels.matmul(a, b), lambda a=a, b=b: np.matmul(a, b)],
+            args.repeats,
+            args.rounds,
+            args.settle,
         )
         flops = 2 * m * k * n
         print(

@@ -191,6 +191,8 @@ def load_digits(args: argparse.Namespace) -> tuple[Any, Any, str]:
         evaluation = Subset(test_dataset, range(args.split, len(test_dataset)))
         name = "held-out"
     if args.limit is not None:
+        if args.limit < 1:
+            raise ValueError(f"--limit {args.limit}: give a number of digits, at least 1")
         train_dataset = first(train_dataset, args.limit)
         evaluation = first(evaluation, args.limit)
     return train_dataset, evaluation, name
@@ -202,6 +204,7 @@ def first(dataset: Any, count: int) -> Any:
 
 def run(args: argparse.Namespace, train_dataset: Any, evaluation: Any, name: str) -> None:
     kindling.manual_seed(args.seed)  # the initial weights
+    # --8<-- [start:setup]
     # The seed's loaders; the shuffle draws from a generator of its own, seeded.
     train_loader = DataLoader(
         train_dataset,
@@ -214,6 +217,7 @@ def run(args: argparse.Namespace, train_dataset: Any, evaluation: Any, name: str
     model = ConvNet()
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
+    # --8<-- [end:setup]
     print(
         f"kindling ({kindling.IMPL}): ConvNet, SGD lr {args.lr} momentum {args.momentum}, "
         f"batch {args.batch_size}, {len(train_dataset)} training digits, "

@@ -285,4 +285,111 @@ CHAPTER_04 = [
             'tried = "\\n  ".join(errors)', "tried = errors[-1]"),
 ]  # fmt: skip
 
-PLANTED = CHAPTER_01 + CHAPTER_02 + CHAPTER_03 + CHAPTER_04
+CNN, KERNELS = "cnn.py", "kernels.py"
+# 5.5 (the matmul kernel, still being tuned) gets its planted bug with the kernel.
+CHAPTER_05 = [
+    Planted("5.1", "output size misses the + 1", CNN,
+            "    return (size + 2 * padding - kernel) // stride + 1\n",
+            "    return (size + 2 * padding - kernel) // stride\n",
+            frozenset({"5.2", "5.3", "5.7", "5.8"})),
+    Planted("5.1", "output size pads one side only", CNN,
+            "    return (size + 2 * padding - kernel) // stride + 1\n",
+            "    return (size + padding - kernel) // stride + 1\n",
+            frozenset({"5.2", "5.3", "5.7", "5.8"})),
+    Planted("5.1", "the window is fitted to the unpadded size", CNN,
+            "    if kernel > size + 2 * padding:\n", "    if kernel > size:\n",
+            frozenset({"5.2", "5.3"})),
+    Planted("5.2", "the kernel is transposed (i and j swapped)", CNN,
+            "        out = kernels.matmul(cols, weight.reshape(filters, -1).T)\n",
+            "        out = kernels.matmul(cols, weight.transpose(0, 1, 3, 2).reshape(filters, -1).T)\n",
+            frozenset({"5.7", "5.8"})),
+    Planted("5.2", "im2col pads one extra row and column at the top left", CNN,
+            "    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))\n",
+            "    padded = np.pad(x, ((0, 0), (0, 0), (padding + 1, padding), (padding + 1, padding)))\n"),
+    Planted("5.3", "grad_weight from the wrong product (cols^T g)", CNN,
+            "        grad_weight = kernels.matmul(g.T, cols).reshape(weight.shape)\n",
+            "        grad_weight = kernels.matmul(cols.T, g).reshape(weight.shape)\n",
+            frozenset({"5.7", "5.8"})),
+    Planted("5.3", "col2im assigns instead of adding", CNN,
+            "stride] += (\n", "stride] = (\n"),
+    Planted("5.4", "max-pool ties routed to every tied position", CNN,
+            "        out, argmax = kernels.max_pool2d_forward(x, kernel, stride, padding)\n"
+            "        ctx.save_for_backward(argmax)\n"
+            "        ctx.input_hw = x.shape[2:]\n"
+            "        return out\n"
+            "\n"
+            "    @staticmethod\n"
+            "    def backward(ctx: Context, grad_output: np.ndarray) -> tuple:\n"
+            "        (argmax,) = ctx.saved_tensors\n"
+            "        height, width = ctx.input_hw\n"
+            "        return kernels.max_pool2d_backward(grad_output, argmax, height, width), None, None, None\n",
+            "        out, _ = kernels.max_pool2d_forward(x, kernel, stride, padding)\n"
+            "        ctx.save_for_backward(x, out)\n"
+            "        ctx.window = (kernel, stride, padding)\n"
+            "        return out\n"
+            "\n"
+            "    @staticmethod\n"
+            "    def backward(ctx: Context, grad_output: np.ndarray) -> tuple:\n"
+            "        x, out = ctx.saved_tensors  # every position equal to the max gets the gradient\n"
+            "        kernel, stride, p = ctx.window\n"
+            "        padded = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf)\n"
+            "        grad = np.zeros_like(padded)\n"
+            "        for oy in range(out.shape[2]):\n"
+            "            for ox in range(out.shape[3]):\n"
+            "                rows = slice(oy * stride, oy * stride + kernel)\n"
+            "                cols = slice(ox * stride, ox * stride + kernel)\n"
+            "                winners = padded[:, :, rows, cols] == out[:, :, oy, ox, None, None]\n"
+            "                grad[:, :, rows, cols] += winners * grad_output[:, :, oy, ox, None, None]\n"
+            "        return grad[:, :, p : p + x.shape[2], p : p + x.shape[3]], None, None, None\n"),
+    Planted("5.4", "max-pool argmax is the last max, not the first", KERNELS,
+            "if 0 <= xx < w and x[b, ch, y, xx] > best:", "if 0 <= xx < w and x[b, ch, y, xx] >= best:"),
+    Planted("5.6", "kernels.im2col skips the image's last row", KERNELS,
+            "                    if 0 <= y < h:\n                        for j in range(kernel_w):",
+            "                    if 0 <= y < h - 1:\n                        for j in range(kernel_w):",
+            frozenset({"5.2", "5.3", "5.7", "5.8"})),
+    Planted("5.6", "kernels.col2im writes instead of adding", KERNELS,
+            "grad[b, ch, y, xx] += cols[", "grad[b, ch, y, xx] = cols[",
+            frozenset({"5.3", "5.7", "5.8"})),
+    Planted("5.7", "Conv2d draws the bias before the weight", CNN,
+            "        init.kaiming_uniform_(self.weight, a=math.sqrt(5))\n"
+            "        if self.bias is not None:\n"
+            "            fan_in, _ = init.fan_in_and_fan_out(self.weight)\n"
+            "            init.uniform_(self.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))\n",
+            "        if self.bias is not None:\n"
+            "            fan_in, _ = init.fan_in_and_fan_out(self.weight)\n"
+            "            init.uniform_(self.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))\n"
+            "        init.kaiming_uniform_(self.weight, a=math.sqrt(5))\n",
+            frozenset({"5.8"})),
+    Planted("5.5", "the matmul kernel skips the columns left of a whole tile", KERNELS,
+            "                for j in range(j_tiles, j1):\n                    for r in range(ROWS):\n",
+            "                for j in range(j_tiles, j_tiles):\n                    for r in range(ROWS):\n",
+            frozenset({"5.2", "5.3", "5.7", "5.8"})),  # the answer key's conv and fc1 use matmul
+    Planted("5.5", "the matmul kernel does not clear C before adding into it", KERNELS,
+            "                c[i, j] = 0\n", "                pass\n", frozenset({"5.2", "5.3", "5.7", "5.8"})),
+    Planted("5.7", "conv2d does not check the channels", CNN,
+            "    if input.shape[1] != weight.shape[1]:\n        raise ValueError(\n"
+            '            f"Given groups=1, weight of size {list(weight.shape)}, expected input{list(input.shape)} "\n'
+            '            f"to have {weight.shape[1]} channels, but got {input.shape[1]} channels instead"\n'
+            "        )\n", ""),
+    Planted("5.7", "max_pool2d's stride defaults to 1", CNN,
+            "input, kernel_size, kernel_size if stride is None else stride, padding",
+            "input, kernel_size, 1 if stride is None else stride, padding"),
+    Planted("5.8", "the seed's flatten size 64 * 6 * 6", CNN,
+            "self.fc1 = Linear(64 * 7 * 7, 128)", "self.fc1 = Linear(64 * 6 * 6, 128)"),
+    Planted("5.8", "no ReLU after fc1", CNN,
+            "return self.fc2(F.relu(self.fc1(x)))", "return self.fc2(self.fc1(x))"),
+    Planted("5.9", "train_epoch never zeroes the gradients", CNN,
+            "        optimizer.zero_grad()\n", ""),
+    Planted("5.9", "mean loss and accuracy averaged over batches, not samples", CNN,
+            "        total_loss += loss.item() * len(labels)\n"
+            "        correct += int((scores.data.argmax(axis=1) == np.asarray(_raw(labels))).sum())\n"
+            "        seen += len(labels)\n",
+            "        total_loss += loss.item()\n"
+            "        correct += float((scores.data.argmax(axis=1) == np.asarray(_raw(labels))).mean())\n"
+            "        seen += 1\n"),
+    Planted("5.9", "evaluate without model.eval()", CNN, "    model.eval()\n", ""),
+    Planted("5.9", "evaluate records the graph (no no_grad)", CNN,
+            "    with no_grad():\n", "    if True:  # forgot no_grad()\n"),
+]  # fmt: skip
+
+PLANTED = CHAPTER_01 + CHAPTER_02 + CHAPTER_03 + CHAPTER_04 + CHAPTER_05

@@ -54,17 +54,17 @@ class Workspace:
     def __init__(self, root: Path, chapter: str) -> None:
         self.root = root
         self.chapter = chapter
+        # Python's bytecode is left behind; Numba's on-disk cache (*.nbi, *.nbc) comes
+        # along, with the sources' timestamps (copytree keeps them), so the copies reuse
+        # compiled kernels instead of compiling them again in every workspace.
+        skip_bytecode = shutil.ignore_patterns("*.pyc")
         for folder in ("kindling", "solutions", "grading"):
-            shutil.copytree(
-                ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__")
-            )
+            shutil.copytree(ROOT / folder, root / folder, ignore=skip_bytecode)
         shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
         (root / "chapters").mkdir()
         shutil.copy(ROOT / "chapters" / "conftest.py", root / "chapters" / "conftest.py")
         shutil.copytree(
-            ROOT / "chapters" / chapter,
-            root / "chapters" / chapter,
-            ignore=shutil.ignore_patterns("__pycache__"),
+            ROOT / "chapters" / chapter, root / "chapters" / chapter, ignore=skip_bytecode
         )
 
     @property
@@ -73,9 +73,14 @@ class Workspace:
 
     def use_answer_key(self) -> None:
         """Replace the chapter's stubs with the answer key's modules (a finished learner)."""
+        solutions = self.root / "solutions"
         for stub in self.chapter_dir.glob("*.py"):
-            if not stub.name.startswith("test_") and (self.root / "solutions" / stub.name).exists():
-                shutil.copy(self.root / "solutions" / stub.name, stub)
+            if not stub.name.startswith("test_") and (solutions / stub.name).exists():
+                shutil.copy2(solutions / stub.name, stub)  # same timestamp: Numba's cache holds
+                cache = self.chapter_dir / "__pycache__"
+                for compiled in (solutions / "__pycache__").glob(f"{stub.stem}.*.nb[ic]"):
+                    cache.mkdir(exist_ok=True)
+                    shutil.copy2(compiled, cache / compiled.name)
 
     def plant(self, bug: Planted) -> None:
         path = self.chapter_dir / bug.file

@@ -98,6 +98,7 @@ def check_function(
     options: dict[str, Any],
     seed: int,
     backward: bool,
+    note: str = "",
 ) -> None:
     """Differential test of one Function, called as `Function.forward(ctx, ...)` directly.
 
@@ -106,7 +107,7 @@ def check_function(
     upstream gradient then goes to both backwards, and each input's gradient is compared.
     """
     my_fn, ref_fn = getattr(my_cnn, name), getattr(ref_cnn, name)
-    inputs = describe(tensors, seed, options)
+    inputs = describe(tensors, seed, options) + (f"; {note}" if note else "")
     arrays = {k: v for k, v in tensors.items() if v is not None}
     my_args = {k: None if v is None else v.copy() for k, v in tensors.items()}
     ref_args = {k: None if v is None else v.copy() for k, v in tensors.items()}
@@ -338,6 +339,13 @@ POOL_GRID = [
 POOL_IDS = ["N{}C{}H{}W{}k{}s{}p{}".format(*case) for case in POOL_GRID]
 
 
+VALUES = {
+    "random": "x: normal values",
+    "ties": "x: integers 0 to 2, so windows hold ties",
+    "negative": "x: all negative (the padding must not win)",
+}
+
+
 def pool_input(case: tuple[int, ...], seed: int, values: str) -> np.ndarray:
     shape = case[:4]
     if values == "ties":  # small integers: most windows hold their max more than once
@@ -355,8 +363,31 @@ def test_max_pool_function(case, values):
     kernel, stride, padding = case[4:]
     options = {"kernel": kernel, "stride": stride, "padding": padding}
     tensors = {"x": pool_input(case, seed, values)}
-    check_function("MaxPool2dFunction", tensors, options, seed, backward=False)
-    check_function("MaxPool2dFunction", tensors, options, seed, backward=True)
+    note = VALUES[values]
+    check_function("MaxPool2dFunction", tensors, options, seed, backward=False, note=note)
+    check_function("MaxPool2dFunction", tensors, options, seed, backward=True, note=note)
+
+
+@pytest.mark.exercise("5.4")
+@pytest.mark.parametrize("values", ["random", "ties", "negative"])
+@pytest.mark.parametrize("case", POOL_GRID, ids=POOL_IDS)
+def test_max_pool_kernels(case, values):
+    seed = 250 + POOL_GRID.index(case)
+    x = pool_input(case, seed, values)
+    h, w, kernel, stride, padding = case[2:]
+    options = {"kernel": kernel, "stride": stride, "padding": padding}
+    inputs = f"{describe({'x': x}, seed, options)}; {VALUES[values]}"
+    my_x = x.copy()
+    out, argmax = my_kernels.max_pool2d_forward(my_x, kernel, stride, padding)
+    want_out, want_argmax = ref_kernels.max_pool2d_forward(x.copy(), kernel, stride, padding)
+    assert_same_array(out, want_out, "kernels.max_pool2d_forward: out", inputs)
+    where = "kernels.max_pool2d_forward: argmax (y * W + x of each window's first max)"
+    assert_same_array(argmax, want_argmax, where, inputs)
+    assert_unchanged({"x": x}, {"x": my_x}, "kernels.max_pool2d_forward")
+    grad_output = random_array(want_out.shape, seed + 1)
+    got = my_kernels.max_pool2d_backward(grad_output.copy(), want_argmax.copy(), h, w)
+    want = ref_kernels.max_pool2d_backward(grad_output.copy(), want_argmax.copy(), h, w)
+    assert_same_array(got, want, "kernels.max_pool2d_backward (given the right argmax)", inputs)
 
 
 @pytest.mark.exercise("5.4")
@@ -794,8 +825,9 @@ def same_result(got: Any, want: tuple[float, float], call: str) -> None:
     for what, value, expected in zip(("mean loss", "accuracy"), got, want, strict=True):
         if not math.isclose(float(value), expected, rel_tol=1e-5, abs_tol=1e-7):
             fail(
-                f"{call} returned {what} {float(value):.6g}, expected {expected:.6g} (batches "
-                f"of {', '.join(map(str, BATCH_SIZES))}: weight each batch by its size)"
+                f"{call} returned {what} {float(value):.6g}, expected {expected:.6g} (over "
+                f"samples, in batches of {', '.join(map(str, BATCH_SIZES))}: weight each batch "
+                "by its size)"
             )
 
 
@@ -813,7 +845,6 @@ def test_train_epoch(labels_as):
         expected, ref_loader, TinySGD(expected.parameters(), 0.1), ref_criterion
     )
     call = f"train_epoch on 3 batches (labels as {labels_as}), a model with dropout"
-    same_result(got, want, call)
     if not all(m.training for m in model.modules()):
         fail(f"after {call}, the model should be in training mode (model.train())")
     after, want_after = parameters_of(model), parameters_of(expected)
@@ -822,6 +853,7 @@ def test_train_epoch(labels_as):
             after[name], value, f"parameter {name} after {call}",
             "one optimizer.step() per batch, after zero_grad() and loss.backward()",
         )  # fmt: skip
+    same_result(got, want, call)
 
 
 @pytest.mark.exercise("5.9")
@@ -838,7 +870,6 @@ def test_evaluate(labels_as):
     got = my_cnn.evaluate(model, loader, criterion)
     want = ref_cnn.evaluate(expected, ref_loader, ref_criterion)
     call = f"evaluate on 3 batches (labels as {labels_as}), a model with dropout"
-    same_result(got, want, call)
     if any(m.training for m in model.modules()):
         fail(f"after {call}, the model should be in evaluation mode (model.eval())")
     if any(grad_modes):
@@ -849,3 +880,4 @@ def test_evaluate(labels_as):
         if p.grad is None or not np.array_equal(p.grad, sentinels[name]):
             fail(f"{call} changed {name}.grad: evaluation must not touch gradients")
     assert_unchanged(before, parameters_of(model), "evaluate")
+    same_result(got, want, call)
