@@ -134,6 +134,8 @@ class Conv2dFunction(Function):
         g = kernels.transpose(grad_output.reshape(n, filters, -1)).reshape(-1, filters)
         grad_weight = kernels.matmul(g.T, cols).reshape(weight.shape)
         grad_bias = g.sum(axis=0) if has_bias else None
+        if ctx.inputs and not ctx.inputs[0].requires_grad:
+            return None, grad_weight, grad_bias, None, None  # the images: no gradient wanted
         grad_cols = kernels.matmul(g, weight.reshape(filters, -1))
         grad_x = kernels.col2im(grad_cols, n, c, h, w, kernel_h, kernel_w, stride, padding)
         return grad_x, grad_weight, grad_bias, None, None

@@ -2,9 +2,11 @@
 
 - On the real MNIST test set in ../shared/data/mnist (skipped where it is absent): the
   seed's model, trained with SGD (lr 0.01, momentum 0.9, batch 64, seed 0) for 3 epochs
-  on the first 8,000 digits, classifies at least 97% of the other 2,000 correctly
-  (PyTorch with the same recipe and data: 97.6 to 98.0% over seeds 0, 1 and 2). This
-  one trains for minutes: it is marked slow.
+  on the first 8,000 digits, classifies at least 97% of the other 2,000 correctly. It
+  reaches 97.65%; but 3 epochs at lr 0.01 leave a spread of about a point between seeds
+  (kindling, seeds 0, 1, 2: 97.65, 97.50, 96.90%; PyTorch with the same recipe and data:
+  98.25, 97.90, 97.00%), so a change in the answer key's rounding (the order of a sum)
+  can move this figure by a few tenths. This one trains for a minute or more: slow.
 - A quick run (--limit 512 --epochs 1) saves a checkpoint that `kindling.load` reads
   back into a fresh ConvNet, which then scores exactly what the program printed.
 - The same on small generated IDX files holding both splits, so that the program's
@@ -105,7 +107,8 @@ def test_the_seeds_convnet_reaches_97_percent_on_held_out_real_digits():
         assert result["name"] == "held-out", output
     assert result["eval_acc"] >= 0.97, (
         f"the seed's ConvNet reached {result['eval_acc']:.2%} on the {result['name']} digits "
-        f"after 3 epochs; PyTorch with the same recipe reaches 97.6 to 98.0%:\n{output}"
+        f"after 3 epochs (it reached 97.65% when this test was written; PyTorch with the same "
+        f"recipe, seeds 0-2: 97.0 to 98.25%):\n{output}"
     )
 
 
