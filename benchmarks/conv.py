@@ -33,6 +33,7 @@ from typing import Any
 
 import numba
 import numpy as np
+from timing import settle
 
 import kindling
 from kindling import cnn, kernels
@@ -42,17 +43,6 @@ try:
     import torch.nn.functional as torch_F
 except ImportError:  # the benchmark still times kindling
     torch = None
-
-
-def settle(run: Callable[[], Any], backward: Callable[[Any], None], seconds: float) -> None:
-    """Run forward and backward, untimed, for `seconds` (at least once). After its work, the
-    other library's threads (torch's OpenMP, OpenBLAS) spin a while before they sleep, and
-    on a 2-core machine they take the cores from the threads of the next one: settling
-    first keeps that out of the timings."""
-    end = time.perf_counter() + seconds
-    backward(run())
-    while time.perf_counter() < end:
-        backward(run())
 
 
 def forward_backward(
@@ -67,7 +57,7 @@ def forward_backward(
     times: list[list[tuple[float, float]]] = [[] for _ in sides]
     for _ in range(rounds):
         for side, (run, backward) in enumerate(sides):
-            settle(run, backward, settling)
+            settle(lambda run=run, backward=backward: backward(run()), settling)
             for _ in range(repeats):
                 start = time.perf_counter()
                 out = run()
@@ -200,7 +190,7 @@ def conv_kernels(
     """The kernel calls of the answer key's conv forward + backward in its fastest of
     `repeats` runs, in order, and that run's total (the rest is NumPy and autograd)."""
     run, backward, _ = layer.kindling()
-    settle(run, backward, settling)
+    settle(lambda run=run, backward=backward: backward(run()), settling)
     best: tuple[list[tuple[str, float]], float] = ([], float("inf"))
     for _ in range(repeats):
         with KernelTimer() as timer:

@@ -35,20 +35,10 @@ from collections.abc import Callable
 
 import numba
 import numpy as np
+from timing import settle
 
 import kindling
 from kindling import kernels
-
-
-def settle(function: Callable[[], object], seconds: float) -> None:
-    """Call `function`, untimed, for `seconds` (at least once). After a call, OpenBLAS's
-    threads spin for about 2^28 cycles (0.1 s) before they sleep, and on a 2-core machine
-    they take the cores from Numba's threads: a Numba kernel run just after NumPy's
-    product can take ten times its time. Settling first keeps that out of the timings."""
-    end = time.perf_counter() + seconds
-    function()
-    while time.perf_counter() < end:
-        function()
 
 
 def best_seconds(

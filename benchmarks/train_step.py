@@ -26,6 +26,7 @@ from typing import Any
 
 import numba
 import numpy as np
+from timing import settle
 
 import kindling
 import kindling.nn as nn
@@ -80,17 +81,6 @@ def make_step(
         return loss.item(), [forward - start, backward - forward, done - backward]
 
     return step
-
-
-def settle(step: Callable[[], tuple[float, list[float]]], seconds: float) -> None:
-    """Run steps, untimed, for `seconds` (at least one). After its work, the other library's
-    threads (torch's OpenMP, OpenBLAS) spin a while before they sleep, and on a 2-core
-    machine they take the cores from the threads of the next one: settling first keeps
-    that out of the timings."""
-    end = time.perf_counter() + seconds
-    step()
-    while time.perf_counter() < end:
-        step()
 
 
 def time_steps(
