@@ -196,8 +196,9 @@ def im2col(x, kernel_h, kernel_w, stride, padding):
     OH = (H + 2*padding - kernel_h) // stride + 1 (same for OW). cols starts as zeros
     (the padding). For each row index image_row in prange(N * OH) (image b =
     image_row // OH, oy = image_row % OH), each ox, channel ch and kernel offset (i, j):
-    y = oy*stride - padding + i, x = ox*stride - padding + j; when both are inside the
-    image, cols[image_row*OW + ox, (ch*kernel_h + i)*kernel_w + j] = x[b, ch, y, x].
+    row y = oy*stride - padding + i and column xx = ox*stride - padding + j; when both
+    are inside the image, cols[image_row*OW + ox, (ch*kernel_h + i)*kernel_w + j] =
+    x[b, ch, y, xx] (x is the input array, xx a column).
     """
     raise NotImplementedError("Exercise 5.6: Parallel im2col")
 
@@ -228,10 +229,10 @@ def max_pool2d_forward(x, kernel, stride, padding):
 
     OH = (H + 2*padding - kernel) // stride + 1 (same for OW). With prange over the
     N * C planes: for each output (oy, ox), scan the window rows y = oy*stride -
-    padding + i and columns x = ox*stride - padding + j (i, j in range(kernel)),
+    padding + i and columns xx = ox*stride - padding + j (i, j in range(kernel)),
     skipping positions outside the image (the padding never wins), and keep the
     largest value with a strict `>`, so the FIRST of several equal maxima wins.
-    out[b, c, oy, ox] = that value; argmax[b, c, oy, ox] = y * W + x (int64).
+    out[b, c, oy, ox] = that value; argmax[b, c, oy, ox] = y * W + xx (int64).
     """
     raise NotImplementedError("Exercise 5.4: Max pooling")
 
