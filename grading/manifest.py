@@ -33,7 +33,7 @@ class Chapter:
     number: str
     title: str
     modules: tuple[str, ...]
-    book: str
+    pages: tuple[str, ...]  # the book's pages for this chapter, whose headings name its exercises
     exercises: tuple[Exercise, ...]
     timeout: float = 20.0  # seconds one grader test may take (Numba chapters compile on first use)
 
@@ -71,7 +71,7 @@ def load_chapter(number: str, chapters_dir: Path = CHAPTERS_DIR) -> Chapter:
         number=number,
         title=str(raw["title"]),
         modules=tuple(raw["modules"]),
-        book=str(raw["book"]),
+        pages=(raw["book"],) if isinstance(raw["book"], str) else tuple(raw["book"]),
         exercises=exercises,
         timeout=float(raw.get("timeout", 20.0)),
     )

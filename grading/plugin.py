@@ -15,6 +15,7 @@ Each grader test carries `@pytest.mark.exercise("3.2")`. An exercise's status:
 
 from __future__ import annotations
 
+import ctypes.util
 import json
 import os
 import re
@@ -30,7 +31,21 @@ from grading.manifest import CHAPTERS_DIR, ROOT, Chapter, load_chapter
 # the chapter manifest's `timeout`. The course's own tests set KINDLING_TIMEOUT instead.
 TIMEOUT_OVERRIDE = os.environ.get("KINDLING_TIMEOUT")
 SEVERITY = {"PASS": 0, "TODO": 1, "FAIL": 2, "ERROR": 3}
-EXERCISE_STUB = re.compile(r"^Exercise \d+\.\d+: ")  # how every stub's NotImplementedError begins
+# How every stub's NotImplementedError begins; the CUDA simulator puts the thread's
+# indices in front ("tid=[3, 0, 0] ctaid=[0, 0, 0]: Exercise 5.11: ...").
+EXERCISE_STUB = re.compile(r"^(?:tid=\[[\d, ]*\] ctaid=\[[\d, ]*\]: )?(Exercise (\d+\.\d+): .*)")
+
+
+def _has_nvidia_driver() -> bool:
+    return any(ctypes.util.find_library(name) for name in ("cuda", "nvcuda"))
+
+
+# CUDA kernels (chapter 05's GPU part) run on numba-cuda's simulator when this computer
+# has no NVIDIA driver. Numba reads the variable once, when first imported: so it is set
+# here, before any grader imports numba. Set it yourself to choose (1: simulator, 0: GPU).
+if "NUMBA_ENABLE_CUDASIM" not in os.environ and "numba" not in sys.modules:
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "0" if _has_nvidia_driver() else "1"
+CUDA_SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
 
 @dataclass
@@ -213,11 +228,11 @@ def classify(excinfo: pytest.ExceptionInfo | None, exercise_id: str) -> tuple[st
     in_chapter = raised_at is not None and CHAPTERS_DIR in raised_at.resolve().parents
     # A stub says which exercise it belongs to. The message decides, not the frame it was
     # raised in: a Numba-compiled stub raises from machine code, which has no Python frame.
-    if isinstance(error, NotImplementedError) and EXERCISE_STUB.match(first_line):
-        waiting_on = first_line.split(":")[0].removeprefix("Exercise ").strip()
-        if waiting_on == exercise_id:
+    stub = EXERCISE_STUB.match(first_line)
+    if isinstance(error, NotImplementedError) and stub:
+        if stub.group(2) == exercise_id:
             return "TODO", "not started"
-        return "TODO", f"waiting on {first_line}"
+        return "TODO", f"waiting on {stub.group(1)}"
     if isinstance(error, (AssertionError, pytest.fail.Exception)):
         if first_line.startswith("Timeout"):
             return "ERROR", f"Timeout: {first_line} (an endless loop?)"
@@ -244,6 +259,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     for number, chapter in sorted(book.chapters.items()):
         terminalreporter.section(f"Chapter {number}: {chapter.title}", sep="=")
         write(f"graded: {_describe_impl(book.impl)}  (KINDLING_IMPL={book.impl})")
+        if "gpu" in chapter.modules:
+            where = "numba-cuda's simulator, on the CPU" if CUDA_SIMULATED else "the GPU"
+            write(f"CUDA kernels ran on {where} (NUMBA_ENABLE_CUDASIM={int(CUDA_SIMULATED)})")
         write(f" {'id':<5}{'exercise':<36}{'points':>7}  status")
         earned = passed = 0
         for exercise in chapter.exercises:

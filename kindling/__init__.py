@@ -8,6 +8,11 @@ from one environment variable, read once at import:
     KINDLING_IMPL=reference     the answer key: solutions/
     KINDLING_IMPL=isolate:03    chapters/03 first, the answer key for everything else
 
+A second variable says where the answer key runs its heavy kernels:
+
+    KINDLING_DEVICE=cpu         Numba's parallel CPU kernels (the default)
+    KINDLING_DEVICE=cuda        numba-cuda kernels on an NVIDIA GPU (chapter 05, part 2)
+
 Inside the library every sibling import is relative (`from .autograd import
 Tensor`), so a module always runs on whatever the spine selected.
 """
@@ -38,6 +43,7 @@ MODULE_CHAPTER: dict[str, str] = {
     "datasets": "04",
     "cnn": "05",
     "kernels": "05",
+    "gpu": "05",
     "multitask": "06",
 }
 CHAPTERS: tuple[str, ...] = tuple(sorted(set(MODULE_CHAPTER.values())))
@@ -60,6 +66,28 @@ def search_path(impl: str) -> list[Path]:
 IMPL = os.environ.get("KINDLING_IMPL", "mine")
 # This folder comes last so that kindling's own tools (`python -m kindling`) are found too.
 __path__ = [str(folder) for folder in search_path(IMPL)] + [str(Path(__file__).parent)]
+
+
+DEVICES = ("cpu", "cuda")
+
+
+def check_device(device: str) -> str:
+    """`device` if it is known and usable here; a clear error otherwise, never a fallback."""
+    if device not in DEVICES:
+        raise ValueError(f"KINDLING_DEVICE={device!r} is not understood: use 'cpu' or 'cuda'")
+    if device == "cuda":
+        from numba import cuda  # imported only when a GPU is asked for
+
+        if not cuda.is_available():
+            raise RuntimeError(
+                "KINDLING_DEVICE=cuda asks for the GPU, but numba finds no CUDA GPU here "
+                "(numba.cuda.is_available() is False). Unset KINDLING_DEVICE to run on the "
+                "CPU, or set NUMBA_ENABLE_CUDASIM=1 to simulate a GPU (correct, very slow)."
+            )
+    return device
+
+
+DEVICE = check_device(os.environ.get("KINDLING_DEVICE", "cpu"))
 
 
 class _MissingChapterModule(importlib.abc.MetaPathFinder):

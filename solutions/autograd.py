@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from kindling import DEVICE  # 'cpu' or 'cuda': where MatMul.product runs
+
 __all__ = [
     "Context",
     "Function",
@@ -944,8 +946,13 @@ class MatMul(Function):
 
         From chapter 05 on, big 2-D float products run on the parallel Numba kernel
         (kernels.matmul); small ones and batches stay with NumPy, where a parallel
-        kernel's start-up would cost more than it saves.
+        kernel's start-up would cost more than it saves. With KINDLING_DEVICE=cuda,
+        every 2-D float32 product runs on the GPU (gpu.matmul).
         """
+        if DEVICE == "cuda" and a.ndim == b.ndim == 2 and a.dtype == b.dtype == np.float32:
+            from .gpu import matmul as gpu_matmul
+
+            return gpu_matmul(a, b)
         big = a.ndim == b.ndim == 2 and a.shape[0] * a.shape[1] * b.shape[1] >= 1 << 18
         if big and a.dtype == b.dtype and a.dtype.kind == "f":
             from .kernels import matmul  # imported on first use: Numba compiles it then

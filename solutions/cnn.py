@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from kindling import DEVICE
+
 from . import functional as F
 from . import init, kernels
 from .autograd import Context, Function, Tensor, no_grad
@@ -93,13 +95,21 @@ class Conv2dFunction(Function):
 
     As matrices: out = cols @ W^T + b, with cols = im2col(x) (N*OH*OW, C*kh*kw)
     and W the weight reshaped to (F, C*kh*kw). The answer key runs it on the
-    Numba kernels (kernels.im2col and kernels.matmul).
+    Numba kernels (kernels.im2col and kernels.matmul), or, with KINDLING_DEVICE=cuda
+    and float32 arrays, on the GPU's direct kernels (gpu.conv2d_forward, conv2d_backward).
     """
 
     @staticmethod
     def forward(
         ctx: Context, x: np.ndarray, weight: np.ndarray, bias: Any, stride: int, padding: int
     ) -> np.ndarray:
+        ctx.on_gpu = DEVICE == "cuda" and x.dtype == weight.dtype == np.float32
+        if ctx.on_gpu:
+            from . import gpu
+
+            ctx.save_for_backward(x, weight)
+            ctx.geometry = (stride, padding, bias is not None)
+            return gpu.conv2d_forward(x, weight, bias, stride, padding)
         n, c, h, w = x.shape
         filters, _, kernel_h, kernel_w = weight.shape
         out_h = conv_output_size(h, kernel_h, stride, padding)
@@ -128,6 +138,8 @@ class Conv2dFunction(Function):
         dL/db = sum of g over its rows
         dL/dx = col2im(g @ W)     (each receptive field's gradient, added back in place)
         """
+        if getattr(ctx, "on_gpu", False):
+            return _conv2d_backward_gpu(ctx, grad_output)
         cols, weight = ctx.saved_tensors
         n, c, h, w, stride, padding, has_bias = ctx.geometry
         filters, _, kernel_h, kernel_w = weight.shape
@@ -139,6 +151,18 @@ class Conv2dFunction(Function):
         grad_cols = kernels.matmul(g, weight.reshape(filters, -1))
         grad_x = kernels.col2im(grad_cols, n, c, h, w, kernel_h, kernel_w, stride, padding)
         return grad_x, grad_weight, grad_bias, None, None
+
+
+def _conv2d_backward_gpu(ctx: Context, grad_output: np.ndarray) -> tuple:
+    """The answer key's Conv2dFunction.backward when its forward ran on the GPU."""
+    from . import gpu
+
+    x, weight = ctx.saved_tensors
+    stride, padding, has_bias = ctx.geometry
+    need_x = not ctx.inputs or ctx.inputs[0].requires_grad
+    grad_x, grad_weight = gpu.conv2d_backward(grad_output, x, weight, stride, padding, need_x)
+    grad_bias = grad_output.sum(axis=(0, 2, 3)) if has_bias else None
+    return grad_x, grad_weight, grad_bias, None, None
 
 
 def col2im(

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from kindling import DEVICE  # 'cpu' or 'cuda': where MatMul.product runs
+
 __all__ = [
     "Context",
     "Function",
