@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,3 +25,18 @@ settings.load_profile("kindling")
 def workspace(tmp_path: Path):
     """`workspace("01")` makes a fresh copy of the course holding chapter 01."""
     return lambda chapter: Workspace(tmp_path / f"course-{chapter}", chapter)
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    """The book, built once per test run with `mkdocs build --strict`."""
+    out = tmp_path_factory.mktemp("book") / "site"
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr[-4000:]}"
+    return out

@@ -392,4 +392,78 @@ CHAPTER_05 = [
             "    with no_grad():\n", "    if True:  # forgot no_grad()\n"),
 ]  # fmt: skip
 
-PLANTED = CHAPTER_01 + CHAPTER_02 + CHAPTER_03 + CHAPTER_04 + CHAPTER_05
+GPU = "gpu.py"
+CHAPTER_05_GPU = [
+    Planted("5.10", "scale_add rounds the number of blocks down", GPU,
+            "    blocks = _blocks(x.shape[0])\n", "    blocks = max(1, x.shape[0] // THREADS)\n"),
+    Planted("5.10", "no guard: threads past the end write out of bounds", GPU,
+            "    if i < out.shape[0]:\n        out[i] = alpha * x[i] + y[i]\n",
+            "    out[i] = alpha * x[i] + y[i]\n"),
+    Planted("5.11", "the grid-stride loop strides by one block, adding elements twice", GPU,
+            "range(cuda.grid(1), x.shape[0], cuda.gridsize(1))",
+            "range(cuda.grid(1), x.shape[0], cuda.blockDim.x)"),
+    Planted("5.11", "the tree starts at a quarter, dropping half the sums", GPU,
+            "    half = THREADS // 2\n    while half > 0:\n        if t < half:\n"
+            "            sums[t] += sums[t + half]\n",
+            "    half = THREADS // 4\n    while half > 0:\n        if t < half:\n"
+            "            sums[t] += sums[t + half]\n"),
+    Planted("5.12", "two shared arrays declared on one line (they alias in the simulator)", GPU,
+            "    a_tile = cuda.shared.array((TILE, TILE), float32)\n"
+            "    b_tile = cuda.shared.array((TILE, TILE), float32)\n",
+            "    a_tile, b_tile = cuda.shared.array((TILE, TILE), float32), cuda.shared.array((TILE, TILE), float32)\n"),
+    Planted("5.12", "b's tile stored transposed", GPU,
+            "        b_tile[ty, tx] = b[start + ty, col]", "        b_tile[tx, ty] = b[start + ty, col]"),
+    Planted("5.13", "the kernel ignores the padding", GPU,
+            "            y = oy * stride - padding + p\n            if 0 <= y < height:\n",
+            "            y = oy * stride + p\n            if 0 <= y < height:\n"),
+    Planted("5.13", "the bias left out", GPU,
+            "    total = bias[f]\n    for c in range(channels):\n",
+            "    total = float32(0)\n    for c in range(channels):\n"),
+]  # fmt: skip
+
+MULTITASK = "multitask.py"
+CHAPTER_06 = [
+    Planted("6.1", "heads kept in a plain dict: their parameters are hidden", MULTITASK,
+            "        self.heads = ModuleDict(heads)\n", "        self.heads = dict(heads)\n",
+            frozenset({"6.6"})),
+    Planted("6.1", "every head after the first gets the input, not the trunk's features", MULTITASK,
+            "        return {task: head(features) for task, head in self.heads.items()}\n",
+            "        tasks = list(self.heads.items())\n"
+            "        return {task: head(features if i == 0 else x) for i, (task, head) in enumerate(tasks)}\n",
+            frozenset({"6.6"})),
+    Planted("6.2", "the image turned the wrong way", MULTITASK,
+            "    source_y = cy + (y - cy) * cos + (x - cx) * sin\n    source_x = cx - (y - cy) * sin + (x - cx) * cos\n",
+            "    source_y = cy + (y - cy) * cos - (x - cx) * sin\n    source_x = cx + (y - cy) * sin + (x - cx) * cos\n"),
+    Planted("6.2", "one generator for all samples: angles depend on the reading order", MULTITASK,
+            "        generator = np.random.default_rng([self.seed, index])\n",
+            "        self._generator = getattr(self, '_generator', np.random.default_rng(self.seed))\n"
+            "        generator = self._generator\n"),
+    Planted("6.3", "the weights are ignored", MULTITASK,
+            "total = sum((self.weights[task] * loss for task, loss in parts.items()), tensor(0.0))",
+            "total = sum((loss for task, loss in parts.items()), tensor(0.0))", frozenset({"6.6"})),
+    Planted("6.3", "a missing target is not checked (a raw KeyError from deep inside, or worse)", MULTITASK,
+            "        check_tasks(type(self).__name__, outputs, targets, \"the targets\")\n"
+            "        return {task: self.losses[task](outputs[task], targets[task]) for task in outputs}\n",
+            "        return {task: self.losses[task](outputs[task], targets.get(task, outputs[task].detach())) for task in outputs}\n"),
+    Planted("6.4", "the uncertainty loss misses its regulariser", MULTITASK,
+            "            total = total + scale * exp(-s) * parts[task] + 0.5 * s\n",
+            "            total = total + scale * exp(-s) * parts[task]\n"),
+    Planted("6.4", "regression and classification forms swapped", MULTITASK,
+            "            scale = 0.5 if kind == \"regression\" else 1.0\n",
+            "            scale = 0.5 if kind == \"classification\" else 1.0\n"),
+    Planted("6.5", "the rate inverted (earlier over later)", MULTITASK,
+            "rates = np.array([last[task] / before[task] for task in self.tasks])",
+            "rates = np.array([before[task] / last[task] for task in self.tasks])"),
+    Planted("6.5", "no shift before exp: overflow at low temperatures", MULTITASK,
+            "scaled = np.exp((rates - rates.max()) / self.temperature)",
+            "scaled = np.exp(rates / self.temperature)"),
+    Planted("6.6", "train_epoch never zeroes the gradients", MULTITASK,
+            "        optimizer.zero_grad()\n", ""),
+    Planted("6.6", "evaluate records the graph (no no_grad)", MULTITASK,
+            "    with no_grad():\n", "    if True:  # forgot no_grad()\n"),
+    Planted("6.6", "evaluate stays in training mode", MULTITASK, "    model.eval()\n", ""),
+]  # fmt: skip
+
+PLANTED = (
+    CHAPTER_01 + CHAPTER_02 + CHAPTER_03 + CHAPTER_04 + CHAPTER_05 + CHAPTER_05_GPU + CHAPTER_06
+)

@@ -4,8 +4,6 @@ nothing from other hosts (learners may read it offline)."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -15,18 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("book") / "site"
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr[-4000:]}"
-    return out
+@pytest.fixture
+def site(built_site: Path) -> Path:
+    return built_site
 
 
 def pages(site: Path) -> list[Path]:
@@ -68,6 +57,28 @@ def test_every_image_and_internal_link_resolves(site):
             if target.endswith("/") or resolved.is_dir():
                 resolved = resolved / "index.html"
             assert resolved.exists(), f"{page.relative_to(site)} links to missing {target}"
+
+
+def test_every_anchor_exists(site):
+    """Links to a section (#anchor), within a page or to another, name an id that exists."""
+    ids: dict[Path, set[str]] = {}
+
+    def ids_of(page: Path) -> set[str]:
+        if page not in ids:
+            ids[page] = set(re.findall(r'\bid="([^"]+)"', page.read_text(encoding="utf-8")))
+        return ids[page]
+
+    link = re.compile(r'<a\b[^>]*href="([^"?]*)#([^"]+)"')
+    for page in pages(site):
+        for target, anchor in link.findall(page.read_text(encoding="utf-8")):
+            if urlparse(target).scheme or target.startswith("//"):
+                continue
+            resolved = (page.parent / target).resolve() if target else page
+            if target.endswith("/") or resolved.is_dir():
+                resolved = resolved / "index.html"
+            assert anchor in ids_of(resolved), (
+                f"{page.relative_to(site)} links to {target}#{anchor}, which has no such anchor"
+            )
 
 
 def test_stub_code_is_pulled_into_the_chapter(site):

@@ -85,3 +85,58 @@ def test_mnist_data_runs_the_seeds_pipeline_on_the_shared_test_split():
     assert stats, output
     expected = {"test": ("0.1325", "0.3105"), "training": ("0.1307", "0.3081")}[stats[1]]
     assert (stats[2], stats[3]) == expected, stats[0]
+
+
+def test_multitask_example_trains_every_model_and_prints_the_table():
+    folder = ROOT.parent / "shared" / "data" / "mnist"
+    if not (folder / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"the MNIST test split is not in {folder} (CI has it; see COURSE.md, Data)")
+    output = run_example(
+        "multitask_mnist.py", "--data", str(folder), "--limit", "128", "--epochs", "2"
+    )
+    assert "128 training digits, 128 held out" in output, output
+    for name in ("digit only", "angle only", "equal weights", "hand-scaled", "uncertainty", "DWA"):
+        assert re.search(rf"^  {name}\s+epoch 2: ", output, flags=re.MULTILINE), output
+    table = re.findall(r"^\| ([\w -]+) \| ([\d.]+%|-) \| ([\d.]+|-) \|$", output, re.MULTILINE)
+    assert [row[0] for row in table] == [
+        "digit only",
+        "angle only",
+        "equal weights",
+        "hand-scaled",
+        "uncertainty",
+        "DWA",
+    ], output
+
+
+def test_a_saved_model_predicts_from_a_script_with_no_training_code(tmp_path):
+    folder = ROOT.parent / "shared" / "data" / "mnist"
+    if not (folder / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"the MNIST test split is not in {folder} (CI has it; see COURSE.md, Data)")
+    weights = tmp_path / "convnet.npz"
+    trained = run_example(
+        "mnist_convnet.py", "--data", str(folder), "--limit", "256", "--epochs", "1",
+        "--save", str(weights),
+    )  # fmt: skip
+    assert f"saved the trained weights to {weights}" in trained
+    output = run_example("predict_digits.py", str(weights), "--data", str(folder), "--count", "7")
+    rows = re.findall(r"^\s*(\d+)\s+(\d)\s+(\d)\s+(0\.\d{3})( +<- wrong)?$", output, re.MULTILINE)
+    assert [int(row[0]) for row in rows] == list(range(9000, 9007)), output
+    wrong = sum(bool(row[4]) for row in rows)
+    assert f"accuracy: {(7 - wrong) / 7:.3f} on 7 digits" in output
+    source = (ROOT / "examples" / "predict_digits.py").read_text(encoding="utf-8")
+    assert "optim" not in source and "backward" not in source  # inference only
+
+
+def test_predicting_with_a_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_path):
+    bogus = tmp_path / "weights.npz"
+    bogus.write_text("not weights", encoding="utf-8")
+    env = {**os.environ, "KINDLING_IMPL": "reference", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "predict_digits.py"), str(bogus)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"error: cannot load {bogus} as a kindling checkpoint: it is not an .npz archive "
+        "(the files kindling.save writes)"
+    )

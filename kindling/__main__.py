@@ -1,0 +1,43 @@
+"""Kindling's command line: `python -m kindling progress` and `python -m kindling reset NN`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from grading import progress, reset
+from grading.manifest import chapter_numbers
+
+
+def main(argv: list[str] | None = None) -> int:
+    chapters = chapter_numbers()
+    parser = argparse.ArgumentParser(prog="python -m kindling", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    show = commands.add_parser("progress", help="grade every chapter and print one table")
+    show.add_argument("chapters", nargs="*", choices=[[], *chapters], help="only these chapters")
+    restore = commands.add_parser("reset", help="put a chapter's stubs back (your files are kept)")
+    restore.add_argument("chapter", choices=chapters, help="the chapter, e.g. 03")
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    args = parser.parse_args(argv)
+
+    if args.command == "progress":
+        print(f"grading {', '.join(args.chapters or chapters)}, each in isolation ...", flush=True)
+        print(progress.render(progress.progress(args.chapters or None)))
+        return 0
+
+    def confirm(question: str) -> bool:
+        if args.yes:
+            print(question.rsplit("\n", 1)[0])
+            return True
+        if not sys.stdin.isatty():
+            print(question.rsplit("\n", 1)[0])
+            print("Not a terminal, so no one can confirm: run it again with --yes.")
+            return False
+        return input(question).strip().lower() in {"y", "yes"}
+
+    reset.reset(args.chapter, confirm)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
