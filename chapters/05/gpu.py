@@ -176,13 +176,18 @@ def _check_product(a: np.ndarray, b: np.ndarray) -> None:
         raise ValueError(f"matmul needs (m, k) and (k, n) arrays, got {a.shape} and {b.shape}")
 
 
-def matmul_tiled(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b for 2-D float32 arrays with `matmul_tiled_kernel`."""
+def _product(kernel, a: np.ndarray, b: np.ndarray, square: int, threads: tuple) -> np.ndarray:
+    """a @ b with a kernel whose blocks of `threads` each compute a `square` x `square` of c."""
     _check_product(a, b)
     c = cuda.device_array((a.shape[0], b.shape[1]), dtype=np.float32)
-    grid = (_blocks(b.shape[1], TILE), _blocks(a.shape[0], TILE))
-    matmul_tiled_kernel[grid, (TILE, TILE)](_as_float32(a, "a"), _as_float32(b, "b"), c)
+    grid = (_blocks(b.shape[1], square), _blocks(a.shape[0], square))
+    kernel[grid, threads](_as_float32(a, "a"), _as_float32(b, "b"), c)
     return c.copy_to_host()
+
+
+def matmul_tiled(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for 2-D float32 arrays with `matmul_tiled_kernel`."""
+    return _product(matmul_tiled_kernel, a, b, TILE, (TILE, TILE))
 
 
 # --8<-- [start:conv]
@@ -293,11 +298,7 @@ def matmul_kernel(a, b, c):
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b for 2-D float32 arrays with the register-blocked `matmul_kernel`."""
-    _check_product(a, b)
-    c = cuda.device_array((a.shape[0], b.shape[1]), dtype=np.float32)
-    grid = (_blocks(b.shape[1], BLOCK), _blocks(a.shape[0], BLOCK))
-    matmul_kernel[grid, (SIDE, SIDE)](_as_float32(a, "a"), _as_float32(b, "b"), c)
-    return c.copy_to_host()
+    return _product(matmul_kernel, a, b, BLOCK, (SIDE, SIDE))
 
 
 @cuda.jit
