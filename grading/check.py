@@ -84,3 +84,28 @@ def assert_unchanged(
     for name, original in before.items():
         if not np.array_equal(original, after[name], equal_nan=True):
             fail(f"{where} modified its input {name} in place; leave inputs unchanged")
+
+
+def expect_error(
+    error: type[BaseException], what: str, function: Any, *args: Any, **kwargs: Any
+) -> BaseException:
+    """`function(*args, **kwargs)` must raise `error`; the error is returned, so that a
+    grader can check what its message names. `what` names the call, for the failure
+    line. Any other exception (a stub's NotImplementedError too) passes through."""
+    try:
+        function(*args, **kwargs)
+    except error as caught:
+        return caught
+    fail(f"{what}: expected {error.__name__}, nothing was raised")
+    raise AssertionError  # not reached: fail raises
+
+
+def expect_message_naming(error: BaseException, what: str, *names: str) -> None:
+    """The error's message must mention each of `names` (a shape, a task, a file)."""
+    message = str(error)
+    missing = [name for name in names if name not in message]
+    if missing:
+        fail(
+            f"{what} raised {type(error).__name__}({message!r}), which does not name "
+            + ", ".join(missing)
+        )

@@ -14,15 +14,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kindling", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("progress", help="grade every chapter and print one table")
-    show.add_argument("chapters", nargs="*", choices=[[], *chapters], help="only these chapters")
+    show.add_argument("chapters", nargs="*", metavar="NN", help="only these (default: all)")
     restore = commands.add_parser("reset", help="put a chapter's stubs back (your files are kept)")
     restore.add_argument("chapter", choices=chapters, help="the chapter, e.g. 03")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     args = parser.parse_args(argv)
+    unknown = sorted(set(getattr(args, "chapters", [])) - set(chapters))
+    if unknown:  # checked here: argparse cannot give a list of choices an empty default
+        parser.error(f"no chapter {', '.join(unknown)} (choose from {', '.join(chapters)})")
 
     if args.command == "progress":
-        print(f"grading {', '.join(args.chapters or chapters)}, each in isolation ...", flush=True)
-        print(progress.render(progress.progress(args.chapters or None)))
+        selected = args.chapters or chapters
+        print(f"grading {', '.join(selected)}, each in isolation ...", flush=True)
+        print(progress.render(progress.progress(selected)))
         return 0
 
     def confirm(question: str) -> bool:

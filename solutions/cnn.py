@@ -138,7 +138,7 @@ class Conv2dFunction(Function):
         dL/db = sum of g over its rows
         dL/dx = col2im(g @ W)     (each receptive field's gradient, added back in place)
         """
-        if getattr(ctx, "on_gpu", False):
+        if ctx.on_gpu:
             return _conv2d_backward_gpu(ctx, grad_output)
         cols, weight = ctx.saved_tensors
         n, c, h, w, stride, padding, has_bias = ctx.geometry

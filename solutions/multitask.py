@@ -74,10 +74,6 @@ class MultiTaskNet(Module):
         features = self.trunk(x)
         return {task: head(features) for task, head in self.heads.items()}
 
-    @property
-    def tasks(self) -> list[str]:
-        return list(self.heads.keys())
-
 
 # --8<-- [end:model]
 
@@ -105,13 +101,11 @@ def rotate(image: np.ndarray, degrees: float) -> np.ndarray:
     source_x = cx - (y - cy) * sin + (x - cx) * cos
     y0, x0 = np.floor(source_y).astype(int), np.floor(source_x).astype(int)
     fy, fx = source_y - y0, source_x - x0
-    padded = np.pad(image.astype(np.float64), 1)  # a ring of zeros: outside reads 0
+    # A ring of zeros around the image: every point outside is clipped onto it, so reads 0.
+    padded = np.pad(image.astype(np.float64), 1)
 
     def at(row: np.ndarray, column: np.ndarray) -> np.ndarray:
-        inside = (row >= -1) & (row <= height) & (column >= -1) & (column <= width)
-        return np.where(
-            inside, padded[np.clip(row, -1, height) + 1, np.clip(column, -1, width) + 1], 0
-        )
+        return padded[np.clip(row, -1, height) + 1, np.clip(column, -1, width) + 1]
 
     out = (
         at(y0, x0) * (1 - fy) * (1 - fx)

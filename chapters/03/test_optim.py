@@ -24,7 +24,7 @@ import kindling.autograd as my_autograd
 import kindling.optim as mine
 import solutions.autograd as ref_autograd
 import solutions.optim as ref
-from grading.check import assert_same_array, describe, fail
+from grading.check import assert_same_array, describe, expect_error, fail
 
 # ---------------------------------------------------------------------------
 # Helpers: a seeded problem, and two optimizers run side by side on it
@@ -67,15 +67,6 @@ class Problem:
 
     def inputs(self) -> str:
         return describe({f"p{i}": x for i, x in enumerate(self.start)}, self.seed)
-
-
-def expect_error(error: type[Exception], what: str, function: Callable, *args, **kwargs) -> None:
-    """`function(*args, **kwargs)` must raise `error`; `what` says what was wrong with the call."""
-    try:
-        function(*args, **kwargs)
-    except error:
-        return
-    fail(f"{what}: expected {error.__name__}, nothing was raised")
 
 
 def call_text(name: str, options: dict[str, Any], groups: list | None = None) -> str:

@@ -37,7 +37,7 @@ import solutions.autograd as ref_autograd
 import solutions.data as ref_data
 import solutions.datasets as ref_ds
 import solutions.transforms as ref_T
-from grading.check import assert_same_array, describe, fail
+from grading.check import assert_same_array, describe, expect_error, fail
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -54,15 +54,6 @@ def seed_both(seed: int) -> None:
 
 def rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
-
-
-def expect_error(error: type[BaseException], what: str, function: Callable, *args, **kwargs):
-    """`function(*args, **kwargs)` must raise `error` (returned); `what` names the call."""
-    try:
-        function(*args, **kwargs)
-    except error as caught:
-        return caught
-    fail(f"{what}: expected {error.__name__}, nothing was raised")
 
 
 def kind(value: Any) -> str:

@@ -86,10 +86,6 @@ class MultiTaskNet(Module):
         """
         raise NotImplementedError("Exercise 6.1: A shared trunk with named heads")
 
-    @property
-    def tasks(self) -> list[str]:
-        return list(self.heads.keys())
-
 
 # --8<-- [end:model]
 

@@ -24,7 +24,13 @@ import solutions.data as ref_data
 import solutions.multitask as ref_mt
 import solutions.nn as ref_nn
 import solutions.optim as ref_optim
-from grading.check import assert_same_array, describe, fail
+from grading.check import (
+    assert_same_array,
+    describe,
+    expect_error,
+    expect_message_naming,
+    fail,
+)
 
 TASKS = ("digit", "angle")
 
@@ -144,8 +150,9 @@ def test_trunk_runs_once_per_forward():
 
 @pytest.mark.exercise("6.1")
 def test_no_heads_is_an_error():
-    with pytest.raises(ValueError, match="head"):
-        my_mt.MultiTaskNet(my_nn.Identity(), {})
+    what = "MultiTaskNet(trunk, heads={})"
+    error = expect_error(ValueError, what, my_mt.MultiTaskNet, my_nn.Identity(), {})
+    expect_message_naming(error, what, "head")
 
 
 # ---------------------------------------------------------------------------
@@ -202,8 +209,9 @@ def test_rotated_digits_rejects_flat_images():
     flat = my_data.TensorDataset(
         my_autograd.tensor(np.zeros((2, 8, 8), np.float32)), my_autograd.tensor(np.zeros(2))
     )
-    with pytest.raises(ValueError, match=r"\(8, 8\)"):
-        my_mt.RotatedDigits(flat)[0]
+    what = "RotatedDigits(base)[0] with images of shape (8, 8), not (1, 8, 8)"
+    error = expect_error(ValueError, what, my_mt.RotatedDigits(flat).__getitem__, 0)
+    expect_message_naming(error, what, "(8, 8)")
 
 
 # ---------------------------------------------------------------------------
@@ -270,8 +278,9 @@ def test_weighted_loss_matches(weights):
 def test_a_missing_target_is_named():
     my_out, my_targets, *_ = loss_case(5)
     del my_targets["angle"]
-    with pytest.raises(KeyError, match="angle"):
-        my_mt.WeightedLoss(MINE.losses())(my_out, my_targets)
+    what = "WeightedLoss(losses)(outputs, targets) with no 'angle' in the targets"
+    error = expect_error(KeyError, what, my_mt.WeightedLoss(MINE.losses()), my_out, my_targets)
+    expect_message_naming(error, what, "angle")
 
 
 @pytest.mark.exercise("6.3")
@@ -279,8 +288,9 @@ def test_a_head_without_a_loss_is_named():
     my_out, my_targets, *_ = loss_case(6)
     losses = MINE.losses()
     del losses["digit"]
-    with pytest.raises(KeyError, match="digit"):
-        my_mt.WeightedLoss(losses)(my_out, my_targets)
+    what = "WeightedLoss(losses)(outputs, targets) with an output 'digit' but no loss for it"
+    error = expect_error(KeyError, what, my_mt.WeightedLoss(losses), my_out, my_targets)
+    expect_message_naming(error, what, "digit")
 
 
 # ---------------------------------------------------------------------------
@@ -375,8 +385,10 @@ def test_huge_rates_do_not_overflow():
 
 @pytest.mark.exercise("6.5")
 def test_an_epoch_without_a_task_is_named():
-    with pytest.raises(KeyError, match="angle"):
-        my_mt.DynamicWeightAverage(TASKS).end_epoch({"digit": 1.0})
+    what = "DynamicWeightAverage(['digit', 'angle']).end_epoch({'digit': 1.0})"
+    dwa = my_mt.DynamicWeightAverage(TASKS)
+    error = expect_error(KeyError, what, dwa.end_epoch, {"digit": 1.0})
+    expect_message_naming(error, what, "angle")
 
 
 # ---------------------------------------------------------------------------
