@@ -29,18 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         print(progress.render(progress.progress(selected)))
         return 0
 
-    def confirm(question: str) -> bool:
-        if args.yes:
-            print(question.rsplit("\n", 1)[0])
-            return True
-        if not sys.stdin.isatty():
-            print(question.rsplit("\n", 1)[0])
-            print("Not a terminal, so no one can confirm: run it again with --yes.")
-            return False
-        return input(question).strip().lower() in {"y", "yes"}
-
-    reset.reset(args.chapter, confirm)
-    return 0
+    outcome = reset.reset(
+        args.chapter, lambda question: reset.ask_in_terminal(question, assume_yes=args.yes)
+    )
+    return 0 if outcome.restored else 1  # 1: nothing changed (declined or nothing to reset)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,17 @@ of 28x28, gzipped) under several mirror prefixes:
     /good/         the files as generated
     /interrupted/  a Content-Length for the whole file, half the bytes, then the connection closes
     /trainonly/    the training files good, the test files 404
+    /imagesonly/   the images files good, the labels files 404
 
 and a subclass of the answer key's `MNIST` points `mirrors` at those prefixes and
 `resources` at the generated files' real MD5s. What is proven:
 
 - mirrors are tried in order, the first intact copy is kept in root/<ClassName>/raw,
   no `.part` file is left behind, and the data read back is what was generated;
+- download=True fetches only the split asked for (train or test), never the other;
+- a folder that cannot be written (root a file, a read-only raw/) is a DownloadError
+  naming the folder and what to do, before any request; files already there need
+  no writing;
 - a second construction with download=True asks the server for nothing (the cache);
 - a damaged cached file is noticed and replaced by a fresh download;
 - when every mirror fails, DownloadError lists every URL tried and the folder to put
@@ -31,6 +36,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import os
 import socket
 import struct
 import threading
@@ -44,7 +50,8 @@ import solutions.datasets as datasets
 
 TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
 TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"
-NAMES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+TRAIN, TEST = (TRAIN_IMAGES, TRAIN_LABELS), (TEST_IMAGES, TEST_LABELS)
+NAMES = (*TRAIN, *TEST)
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -138,12 +145,20 @@ def serve_train_only(handler, name, body) -> None:
         handler.send_error(404)
 
 
+def serve_images_only(handler, name, body) -> None:
+    if "images" in name:
+        send(handler, body)
+    else:
+        handler.send_error(404)
+
+
 ROUTES = {
     "down": serve_down,
     "corrupt": serve_corrupt,
     "good": serve_good,
     "interrupted": serve_interrupted,
     "trainonly": serve_train_only,
+    "imagesonly": serve_images_only,
 }
 
 
@@ -196,21 +211,24 @@ def test_mirrors_are_tried_in_order_and_the_first_intact_copy_is_kept(server, tm
     train = LocalMNIST(tmp_path, train=True, download=True)
 
     raw = tmp_path / "LocalMNIST" / "raw"
-    assert raw_files(raw) == sorted(NAMES), "every file, and nothing else (no .part), in raw/"
+    assert raw_files(raw) == sorted(TRAIN), "the split's files, and nothing else (no .part)"
+    test = LocalMNIST(tmp_path, train=False, download=True)
+    assert raw_files(raw) == sorted(NAMES)
     for name in NAMES:
         assert (raw / name).read_bytes() == server.files[name], f"{name} differs from the served"
     assert server.log == [
         (mirror, name) for name in NAMES for mirror in ("down", "corrupt", "good")
     ]
     assert_holds_what_was_served(train, server, train=True)
-    assert_holds_what_was_served(LocalMNIST(tmp_path, train=False), server, train=False)
+    assert_holds_what_was_served(test, server, train=False)
     image, label = train[5]
     assert image.shape == (28, 28) and isinstance(label, int)
 
 
 def test_a_second_construction_reuses_the_cache_and_requests_nothing(server, tmp_path):
     LocalMNIST = local(server, "good")
-    LocalMNIST(tmp_path, download=True)
+    LocalMNIST(tmp_path, train=True, download=True)
+    LocalMNIST(tmp_path, train=False, download=True)
     assert len(server.log) == len(NAMES)
 
     server.log.clear()
@@ -247,7 +265,7 @@ def test_a_damaged_cached_file_is_detected_and_downloaded_again(server, tmp_path
     assert server.log == [("down", TRAIN_IMAGES), ("good", TRAIN_IMAGES)]
     assert cached.read_bytes() == server.files[TRAIN_IMAGES]
     assert_holds_what_was_served(repaired, server, train=True)
-    assert raw_files(cached.parent) == sorted(NAMES)
+    assert raw_files(cached.parent) == sorted(TRAIN)
 
 
 def test_every_mirror_bad_is_a_download_error_listing_urls_and_the_folder(
@@ -267,14 +285,93 @@ def test_every_mirror_bad_is_a_download_error_listing_urls_and_the_folder(
 
 
 def test_files_that_did_arrive_stay_when_a_later_one_fails(server, tmp_path):
-    LocalMNIST = local(server, "down", "trainonly")
-    with pytest.raises(datasets.DownloadError, match=TEST_IMAGES):
-        LocalMNIST(tmp_path, download=True)
+    with pytest.raises(datasets.DownloadError, match=TRAIN_LABELS):
+        local(server, "down", "imagesonly")(tmp_path, train=True, download=True)
     raw = tmp_path / "LocalMNIST" / "raw"
-    assert raw_files(raw) == sorted([TRAIN_IMAGES, TRAIN_LABELS])
-    for name in (TRAIN_IMAGES, TRAIN_LABELS):
-        assert (raw / name).read_bytes() == server.files[name]
-    assert_holds_what_was_served(LocalMNIST(tmp_path, train=True), server, train=True)
+    assert raw_files(raw) == [TRAIN_IMAGES]
+    assert (raw / TRAIN_IMAGES).read_bytes() == server.files[TRAIN_IMAGES]
+
+    server.log.clear()
+    train = local(server, "good")(tmp_path, train=True, download=True)
+    assert server.log == [("good", TRAIN_LABELS)], "the file that had arrived was fetched again"
+    assert_holds_what_was_served(train, server, train=True)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_download_fetches_only_the_split_asked_for(server, tmp_path, train):
+    wanted = TRAIN if train else TEST
+    dataset = local(server, "good")(tmp_path, train=train, download=True)
+    assert server.log == [("good", name) for name in wanted], (
+        f"train={train} requested {server.log}"
+    )
+    assert raw_files(tmp_path / "LocalMNIST" / "raw") == sorted(wanted)
+    assert_holds_what_was_served(dataset, server, train=train)
+
+    # a mirror without the test files serves everything the training split needs
+    server.log.clear()
+    train_set = local(server, "trainonly", name="TrainOnly")(tmp_path, train=True, download=True)
+    assert {name for _, name in server.log} == set(TRAIN)
+    assert_holds_what_was_served(train_set, server, train=True)
+
+
+def assert_says_it_cannot_write(caught: pytest.ExceptionInfo, raw: Path, server) -> None:
+    message = str(caught.value)
+    for needed in (str(raw), "write", "download=False"):
+        assert needed in message, f"{needed!r} is not in the message:\n{message}"
+    assert "Errno" not in message, f"a raw OSError, not an explanation:\n{message}"
+    assert server.log == [], "nothing should be requested when there is nowhere to put it"
+
+
+def test_a_root_that_is_a_file_is_a_clear_error_before_any_request(server, tmp_path):
+    root = tmp_path / "data"
+    root.write_text("not a folder")
+    with pytest.raises(datasets.DownloadError) as caught:
+        local(server, "good")(root, train=False, download=True)
+    assert_says_it_cannot_write(caught, root / "LocalMNIST" / "raw", server)
+
+
+def refuse_to_write(monkeypatch) -> None:
+    """Every new file in a folder fails as on a read-only disk, even for root."""
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system", str(kwargs.get("dir", "")))
+
+    monkeypatch.setattr(datasets.tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(datasets, "download_file", read_only)
+
+
+def test_a_read_only_folder_is_a_clear_error_before_any_request(server, tmp_path, monkeypatch):
+    raw = tmp_path / "LocalMNIST" / "raw"
+    raw.mkdir(parents=True)
+    refuse_to_write(monkeypatch)
+    with pytest.raises(datasets.DownloadError) as caught:
+        local(server, "good")(tmp_path, train=True, download=True)
+    assert_says_it_cannot_write(caught, raw, server)
+    assert "Read-only file system" in str(caught.value)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="permissions: POSIX, not as root"
+)
+def test_a_folder_without_write_permission_is_a_clear_error(server, tmp_path):
+    raw = tmp_path / "LocalMNIST" / "raw"
+    raw.mkdir(parents=True)
+    raw.chmod(0o555)
+    try:
+        with pytest.raises(datasets.DownloadError) as caught:
+            local(server, "good")(tmp_path, train=False, download=True)
+    finally:
+        raw.chmod(0o755)
+    assert_says_it_cannot_write(caught, raw, server)
+
+
+def test_a_read_only_folder_that_holds_the_files_needs_no_writing(server, tmp_path, monkeypatch):
+    for name in TEST:
+        (tmp_path / name).write_bytes(server.files[name])
+    refuse_to_write(monkeypatch)
+    test = local(server, "good")(tmp_path, train=False, download=True)
+    assert_holds_what_was_served(test, server, train=False)
+    assert server.log == [] and not (tmp_path / "LocalMNIST").exists()
 
 
 def test_an_interrupted_download_leaves_no_file(server, tmp_path):
@@ -287,7 +384,7 @@ def test_an_interrupted_download_leaves_no_file(server, tmp_path):
     LocalMNIST = local(server, "interrupted", "good")
     LocalMNIST(tmp_path, download=True)
     assert server.log[1:3] == [("interrupted", TRAIN_IMAGES), ("good", TRAIN_IMAGES)]
-    assert raw_files(tmp_path / "LocalMNIST" / "raw") == sorted(NAMES)
+    assert raw_files(tmp_path / "LocalMNIST" / "raw") == sorted(TRAIN)
 
 
 def test_an_interrupted_download_is_reported_as_interrupted(server, tmp_path):
@@ -344,13 +441,15 @@ def test_a_bad_file_placed_by_hand_is_a_value_error_naming_it(server, tmp_path, 
 def test_fashion_mnist_keeps_its_files_in_its_own_folder(server, tmp_path):
     FashionMNIST = local(server, "down", "good", base=datasets.FashionMNIST, name="FashionMNIST")
     fashion = FashionMNIST(tmp_path, train=False, download=True)
-    assert raw_files(tmp_path / "FashionMNIST" / "raw") == sorted(NAMES)
+    assert raw_files(tmp_path / "FashionMNIST" / "raw") == sorted(TEST)
     assert not (tmp_path / "MNIST").exists()
     assert_holds_what_was_served(fashion, server, train=False)
     assert fashion.classes[0] == "T-shirt/top" and len(fashion.classes) == 10
 
+    FashionMNIST(tmp_path, train=True, download=True)
     server.log.clear()
     FashionMNIST(tmp_path, train=True, download=True)
+    FashionMNIST(tmp_path, train=False, download=True)
     assert server.log == []
     # MNIST's files are looked for in root/LocalMNIST/raw and root, not FashionMNIST's folder
     with pytest.raises(FileNotFoundError, match="download=True"):

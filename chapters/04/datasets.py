@@ -21,6 +21,7 @@ import hashlib
 import http.client
 import math
 import os
+import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -44,7 +45,7 @@ IDX_TYPES = {
 
 
 class DownloadError(RuntimeError):
-    """No mirror delivered a good copy of a file."""
+    """No mirror delivered a good copy of a file, or there is no writable folder to put it in."""
 
 
 # --8<-- [start:idx]
@@ -56,12 +57,13 @@ class DownloadError(RuntimeError):
 def read_idx(path: str | os.PathLike, expected_ndim: int | None = None) -> np.ndarray:
     """Read the array in an IDX file (gzip-compressed when the name ends in .gz).
 
+    Every ValueError below names the file (`Path(path).name` is enough).
     1. Read all bytes (`gzip.open(path, "rb")` for .gz, else `open`). A missing
        file's FileNotFoundError propagates; any other OSError, EOFError or
        zlib.error means a damaged file: raise ValueError naming the file.
-    2. Magic number, the first 4 bytes: 0, 0, a type byte that is a key of
-       IDX_TYPES, and the number of dimensions n. Else ValueError ("not an IDX
-       file", naming the file).
+    2. Magic number, the first 4 bytes: 0 and 0 (check both), a type byte that
+       is a key of IDX_TYPES, and the number of dimensions n. Else ValueError
+       ("not an IDX file", naming the file).
     3. If `expected_ndim` is given and differs from n: ValueError.
     4. Then n sizes, big-endian uint32 (`np.frombuffer(raw, ">u4", count=n,
        offset=4)`); ValueError if the file is too short to hold them.
@@ -154,8 +156,7 @@ class MNIST:
         self.train = train
         self.transform = transform
         self.target_transform = target_transform
-        first = 0 if train else 2  # resources: train images, train labels, test images, test labels
-        (images_file, _), (labels_file, _) = self.resources[first : first + 2]
+        (images_file, _), (labels_file, _) = self._split_resources()
         if download:
             self.download()
         images = read_idx(self._find(images_file), expected_ndim=3)
@@ -188,16 +189,42 @@ class MNIST:
             f"{self.mirrors[0]}{filename} and put it in one of those folders."
         )
 
-    def download(self) -> None:
-        """Fetch every file not already present and readable."""
-        for filename, md5 in self.resources:
-            try:
-                read_idx(self._find(filename))
-                continue  # present and valid: nothing to do
-            except FileNotFoundError:
+    def _split_resources(self) -> tuple[tuple[str, str], ...]:
+        """(file, MD5) of this split's images and labels: `resources` lists train's, then test's."""
+        first = 0 if self.train else 2
+        return self.resources[first : first + 2]
+
+    def _readable(self, filename: str) -> bool:
+        """Whether the file is present and reads as IDX (not missing, not damaged)."""
+        try:
+            read_idx(self._find(filename))
+        except (FileNotFoundError, ValueError):
+            return False
+        return True
+
+    def _check_writable(self, needed: list[str]) -> None:
+        """Create raw_folder and write a scratch file there, or explain what to do instead."""
+        try:
+            self.raw_folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.raw_folder):
                 pass
-            except ValueError:
-                pass  # damaged: a good copy downloaded into raw_folder takes its place
+        except OSError as error:
+            raise DownloadError(
+                f"{type(self).__name__}: cannot download {' and '.join(needed)}: cannot write "
+                f"to {self.raw_folder} ({error.strerror or error}). Pass a root folder you can "
+                f"write to, or make this one writable; or put the files there by hand and "
+                f"use download=False."
+            ) from None
+
+    def download(self) -> None:
+        """Fetch this split's two files (train or test) unless present and readable.
+
+        A damaged file is fetched again into raw_folder, which `_find` searches first.
+        """
+        missing = [(file, md5) for file, md5 in self._split_resources() if not self._readable(file)]
+        if missing:
+            self._check_writable([file for file, _ in missing])
+        for filename, md5 in missing:
             fetch(filename, md5, self.raw_folder, self.mirrors)
 
     def __len__(self) -> int:
