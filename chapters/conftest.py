@@ -1,3 +1,3 @@
 """Loads the grading plugin for every `pytest chapters/...` run (see grading/plugin.py)."""
 
-pytest_plugins = ["grading.plugin"]
+pytest_plugins = ["grading.plugin", "grading.inputs"]

@@ -27,16 +27,34 @@ def fail(message: str) -> None:
     raise GradingFailure(message)
 
 
+# The inputs that the running grader test described, so that a failure can be rebuilt:
+# `pytest "<test id>" --show-inputs` prints them in full and saves them (grading/inputs.py).
+RECORDED_INPUTS: dict[str, Any] = {}
+# Arrays up to this many elements are shown by value in a failure line.
+SHOWN_ELEMENTS = 6
+
+
+def _show(value: np.ndarray) -> str:
+    """A small array's values on one line, each with the digits its dtype needs."""
+    if value.ndim == 0:
+        return str(value[()])
+    return "[" + ", ".join(_show(row) for row in value) + "]"
+
+
 def describe(
     arrays: Mapping[str, Any], seed: int | None = None, options: Mapping[str, Any] | None = None
 ) -> str:
-    """`a: (2, 3) float32, b: (3,) float32 non-contiguous, dim=1; seed 4`: arrays by shape
-    and dtype, options (a dim, an index) by value."""
+    """`a: (2, 3) float32, b: (2,) float32 = [0.5, -1.25], dim=1; seed 4`: arrays by shape and
+    dtype (and by value when small), options (a dim, an index) by value.
+
+    The arrays are also recorded, so that `--show-inputs` can print the exact input."""
     parts = []
     for name, value in arrays.items():
         if isinstance(value, np.ndarray):
+            RECORDED_INPUTS[name] = value.copy()
             layout = "" if value.flags.c_contiguous or value.ndim < 2 else " non-contiguous"
-            parts.append(f"{name}: {value.shape} {value.dtype}{layout}")
+            shown = f" = {_show(value)}" if value.size <= SHOWN_ELEMENTS else ""
+            parts.append(f"{name}: {value.shape} {value.dtype}{layout}{shown}")
         else:
             parts.append(f"{name}={value!r}")
     for name, value in (options or {}).items():
@@ -46,8 +64,27 @@ def describe(
     return f"{text}; seed {seed}" if seed is not None else text
 
 
+def inputs_hidden() -> bool:
+    """Whether the running test described an input too large to show in its failure line."""
+    return any(
+        isinstance(value, np.ndarray) and value.size > SHOWN_ELEMENTS
+        for value in RECORDED_INPUTS.values()
+    )
+
+
 def _format(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, (float, np.floating)) else repr(value)
+
+
+def _format_pair(expected: Any, got: Any) -> tuple[str, str]:
+    """Both values with as many digits as it takes to tell them apart (6 at least)."""
+    if not isinstance(expected, (float, np.floating)) or not isinstance(got, (float, np.floating)):
+        return _format(expected), _format(got)
+    for digits in range(6, 18):
+        shown = f"{expected:.{digits}g}", f"{got:.{digits}g}"
+        if shown[0] != shown[1]:
+            return shown
+    return shown
 
 
 def assert_same_array(got: Any, expected: np.ndarray, what: str, inputs: str) -> None:
@@ -58,22 +95,23 @@ def assert_same_array(got: Any, expected: np.ndarray, what: str, inputs: str) ->
         fail(f"{what} has shape {got.shape}, expected {expected.shape} ({inputs})")
     if got.dtype != expected.dtype:
         fail(f"{what} has dtype {got.dtype}, expected {expected.dtype} ({inputs})")
+    rtol, atol = RTOL.get(expected.dtype, 1e-4), ATOL.get(expected.dtype, 1e-5)
     if expected.dtype.kind == "f":
-        close = np.isclose(
-            got,
-            expected,
-            rtol=RTOL.get(expected.dtype, 1e-4),
-            atol=ATOL.get(expected.dtype, 1e-5),
-            equal_nan=True,
-        )
+        close = np.isclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
     else:
         close = got == expected
     if not np.all(close):
         wrong = np.argwhere(~np.asarray(close))
         index = tuple(int(i) for i in wrong[0])
+        want, have = _format_pair(expected[index], got[index])
+        gap = ""
+        if expected.dtype.kind == "f" and np.isfinite(expected[index]) and np.isfinite(got[index]):
+            difference = abs(float(got[index]) - float(expected[index]))
+            tolerance = atol + rtol * abs(float(expected[index]))
+            gap = f", off by {difference:.2g} (tolerance {tolerance:.2g})"
         fail(
-            f"{what} differs at index {index}: expected {_format(expected[index])}, "
-            f"got {_format(got[index])} ({len(wrong)} of {expected.size} elements differ; {inputs})"
+            f"{what} differs at index {index}: expected {want}, got {have}{gap} "
+            f"({len(wrong)} of {expected.size} elements differ; {inputs})"
         )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,14 +16,19 @@ from grading.manifest import CHAPTERS_DIR, ROOT
 EXERCISE_STUB = re.compile(r"^(?:tid=\[[\d, ]*\] ctaid=\[[\d, ]*\]: )?(Exercise (\d+\.\d+): .*)")
 
 
-def classify(excinfo: pytest.ExceptionInfo | None, exercise_id: str) -> tuple[str, str]:
-    """Decide TODO, FAIL or ERROR from an exception, with a one-line explanation."""
+def classify(
+    excinfo: pytest.ExceptionInfo | None, exercise_id: str, nodeid: str = ""
+) -> tuple[str, str]:
+    """Decide TODO, FAIL or ERROR from an exception, with a one-line explanation.
+
+    FAIL is a grader's check that did not hold; ERROR is an exception from the code under
+    test (an `assert` of yours included), named with where it was raised and the grader's
+    call that led there. `nodeid` is the failed test's pytest id, for a command that
+    rebuilds its inputs."""
     if excinfo is None:
         return "ERROR", "the test failed without an exception"
     error = excinfo.value
     first_line = (str(error).strip().splitlines() or [""])[0]
-    raised_at = Path(str(excinfo.traceback[-1].path)) if excinfo.traceback else None
-    in_chapter = raised_at is not None and CHAPTERS_DIR in raised_at.resolve().parents
     # A stub says which exercise it belongs to. The message decides, not the frame it was
     # raised in: a Numba-compiled stub raises from machine code, which has no Python frame.
     stub = EXERCISE_STUB.match(first_line)
@@ -29,12 +36,66 @@ def classify(excinfo: pytest.ExceptionInfo | None, exercise_id: str) -> tuple[st
         if stub.group(2) == exercise_id:
             return "TODO", "not started"
         return "TODO", f"waiting on {stub.group(1)}"
-    if isinstance(error, (AssertionError, pytest.fail.Exception)):
-        if first_line.startswith("Timeout"):
-            return "ERROR", f"Timeout: {first_line} (an endless loop?)"
-        return "FAIL", first_line or "a check failed"
-    where = ""
-    if in_chapter and raised_at is not None:
-        entry = excinfo.traceback[-1]
-        where = f" (at {raised_at.resolve().relative_to(ROOT)}:{entry.lineno + 1} in {entry.name})"
-    return "ERROR", f"{type(error).__name__}: {first_line}{where}"
+    checked = isinstance(error, (AssertionError, pytest.fail.Exception))
+    if checked and first_line.startswith("Timeout"):
+        return "ERROR", f"Timeout: {first_line} (an endless loop?)"
+    if checked and not _raised_in_learner_code(excinfo):
+        return "FAIL", (first_line or "a check failed") + _how_to_rebuild(nodeid)
+    return "ERROR", f"{type(error).__name__}{': ' if first_line else ''}{first_line}" + _where(
+        excinfo
+    )
+
+
+def _is_learner_module(path: Path) -> bool:
+    """A chapter's module (chapters/03/optim.py), not one of its graders (test_optim.py)."""
+    return CHAPTERS_DIR in path.parents and not path.name.startswith(("test_", "conftest"))
+
+
+def _is_grader(path: Path) -> bool:
+    return CHAPTERS_DIR in path.parents and path.name.startswith("test_")
+
+
+def _raised_in_learner_code(excinfo: pytest.ExceptionInfo) -> bool:
+    return bool(excinfo.traceback) and _is_learner_module(_path(excinfo.traceback[-1]))
+
+
+def _path(entry: Any) -> Path:
+    return Path(str(entry.path)).resolve()
+
+
+def _statement(entry: Any) -> str:
+    """The source statement of a traceback entry, on one line ('' when there is no source)."""
+    try:
+        text = " ".join(line.strip() for line in str(entry.statement).splitlines())
+    except Exception:  # no source (compiled code, a deleted file)
+        return ""
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _where(excinfo: pytest.ExceptionInfo) -> str:
+    """` (at chapters/03/optim.py:120 in step: `x += 1`; the grader called `SGD([p2, p2])`)`."""
+    entries = list(excinfo.traceback)
+    parts = []
+    learner = next((e for e in reversed(entries) if _is_learner_module(_path(e))), None)
+    if learner is not None:
+        statement = _statement(learner)
+        code = f": `{statement}`" if statement else ""
+        where = _path(learner).relative_to(ROOT).as_posix()
+        parts.append(f"at {where}:{learner.lineno + 1} in {learner.name}{code}")
+    grader = next((e for e in reversed(entries) if _is_grader(_path(e))), None)
+    if grader is not None and (statement := _statement(grader)):
+        parts.append(f"the grader called `{statement}`")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _how_to_rebuild(nodeid: str) -> str:
+    """For a failure whose inputs are too large for its line: the command that writes them."""
+    check = sys.modules.get("grading.check")
+    if not nodeid or check is None or not check.inputs_hidden():
+        return ""
+    from grading import inputs
+
+    if inputs.ENABLED:
+        saved = inputs.save(nodeid)
+        return f" [inputs written to {saved.as_posix()}]" if saved else ""
+    return f" [to see the inputs: {inputs.rerun_command(nodeid)}]"
