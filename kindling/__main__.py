@@ -26,8 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "progress":
         selected = args.chapters or chapters
         print(f"grading {', '.join(selected)}, each in isolation ...", flush=True)
-        print(progress.render(progress.progress(selected)))
-        return 0
+        rows = progress.progress(selected)
+        print(progress.render(rows))
+        return 1 if any(row.crashed for row in rows) else 0  # 1: a chapter gave no grade
 
     outcome = reset.reset(
         args.chapter, lambda question: reset.ask_in_terminal(question, assume_yes=args.yes)
