@@ -168,9 +168,18 @@ def changed_since(before: Snapshot) -> list[str]:
         now = getattr(was.owner, was.attribute)
         if now is not was.value:
             changes.append(f"{was.name} was replaced while the graders ran")
-        elif _inside(now) != was.inside:
+        elif _inside(now) != was.inside and was.name not in modified_elsewhere(was, before):
             changes.append(f"{was.name} was modified while the graders ran")
     return changes
+
+
+def modified_elsewhere(was: Watched, before: Snapshot) -> set[str]:
+    """A function imported into another grading module (`from grading.classify import
+    classify`) is watched under both names: a change to its code is said once, under the
+    name of the module that defines it."""
+    home = f"{getattr(was.value, '__module__', '')}.{getattr(was.value, '__qualname__', '')}"
+    watched_at_home = any(other.name == home for other in before.watched)
+    return {was.name} if watched_at_home and was.name != home else set()
 
 
 def _grading_attributes(module: Any) -> Iterator[Watched]:
