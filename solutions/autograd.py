@@ -512,6 +512,8 @@ class Function:
             (Tensor arguments arrive as their `.data`; other arguments unchanged).
         backward(ctx, grad_output) -> one gradient per forward argument
             (a NumPy array shaped like that argument, or None for non-tensors).
+    Neither writes into its arguments or into what forward saved (a saved array
+    may be the result tensor's data, or the caller's input).
     """
 
     @staticmethod
@@ -739,7 +741,10 @@ class Sigmoid(Function):
 
 
 class Tanh(Function):
-    """out = tanh(a);  dL/da = dL/dout * (1 - out**2)."""
+    """out = tanh(a);  dL/da = dL/dout * (1 - out**2).
+
+    No overflow for large |a|, where (e^2a - 1) / (e^2a + 1) would give inf / inf = NaN.
+    """
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:

@@ -360,7 +360,8 @@ class Tensor:
         seed is 1 (`np.ones_like(self.data)`). A given `grad` may be an array, a
         Tensor or a number: use `np.asarray(_raw(grad), dtype=self.dtype)`. Raise
         RuntimeError when self does not require grad, or when `grad` is None and self
-        has more than one element; raise ValueError when `grad`'s shape is not self's.
+        has more than one element; raise ValueError, naming both shapes, when `grad`'s
+        shape is not self's.
 
         Then:
           1. `grads = {self: seed}`: gradients waiting to be passed on, by tensor.
@@ -375,6 +376,8 @@ class Tensor:
                not None, replace the gradient by `_check_gradient(ctx, input, gradient)`
                (it returns it as an array, or raises naming the bad shape or dtype) and
                ADD it into `grads[input]` (a tensor used twice gets both).
+        Add with `+`, never `+=`, and copy before storing: the arrays backward returns
+        may be the caller's `grad` itself, or one array shared by several inputs.
         """
         raise NotImplementedError("Exercise 1.3: The backward pass")
 
@@ -491,6 +494,8 @@ class Function:
             (Tensor arguments arrive as their `.data`; other arguments unchanged).
         backward(ctx, grad_output) -> one gradient per forward argument
             (a NumPy array shaped like that argument, or None for non-tensors).
+    Neither writes into its arguments or into what forward saved (a saved array
+    may be the result tensor's data, or the caller's input).
     """
 
     @staticmethod
@@ -735,7 +740,10 @@ class Sigmoid(Function):
 
 
 class Tanh(Function):
-    """out = tanh(a);  dL/da = dL/dout * (1 - out**2)."""
+    """out = tanh(a);  dL/da = dL/dout * (1 - out**2).
+
+    No overflow for large |a|, where (e^2a - 1) / (e^2a + 1) would give inf / inf = NaN.
+    """
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
@@ -777,7 +785,7 @@ def _expand_to_input(
     with size 1 (`np.expand_dims`). Then `np.broadcast_to(grad, shape)`.
     That result is a read-only view in which every copy shares one memory cell,
     so a backward that returns it must copy it (or compute a new array from it):
-    the engine may add other gradients into what backward returns.
+    gradients are handed on as ordinary arrays, which their owner may write into.
     """
     raise NotImplementedError("Exercise 1.6: Reductions")
 
@@ -1051,10 +1059,13 @@ def gradcheck(
     1. Copy every input to float64: `Tensor(np.array(x.data, dtype=np.float64),
        requires_grad=x.requires_grad)`.
     2. Weights: run `fn(*copies)` once under `no_grad()` to learn its output shape,
-       then v = `np.random.default_rng(0).standard_normal(that shape)`.
+       then v = `np.random.default_rng(0).standard_normal(that shape)`. Random, not
+       ones: with all-ones weights, a backward that sends a gradient to the wrong
+       element (say, the mirrored row) could still pass.
        The scalar being differentiated is L = sum(v * fn(*copies)).
     3. Analytical: build L from the copies with Tensor operations and call
-       `backward()`; each copy's `.grad` (None means zeros) holds dL/dx.
+       `backward()`; each copy's `.grad` holds dL/dx (None means zeros: that
+       input does not reach the output).
     4. Numerical, for each copy that requires grad and each index k
        (`np.ndindex(x.shape)`): set x.data[k] to original + eps, compute L
        under `no_grad()`, then original - eps, then restore; the estimate is

@@ -4,12 +4,20 @@ Each test gives the same inputs to your `kindling.autograd` and to the answer
 key, then compares results and gradients. Operations are graded through their
 Function's `forward` and `backward` directly, so each exercise is graded on its
 own code: Exercise 1.6 does not need your engine from 1.3 to be finished.
+Exercise 1.8 runs on the answer key's `unbroadcast`, and your `gradcheck` (1.9)
+on the answer key's Tensor and engine, for the same reason. Exercises 1.2 and
+1.3 cannot avoid your Tensor (1.1) and Function.apply (1.2): when one of their
+checks fails and an earlier exercise fails too, the message says to fix that
+one first.
 Inputs come from NumPy generators with fixed seeds; a failure names the seed.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -17,7 +25,14 @@ import pytest
 
 import kindling.autograd as mine
 import solutions.autograd as ref
-from grading.check import assert_same_array, assert_unchanged, describe, fail
+from grading.check import (
+    assert_same_array,
+    assert_unchanged,
+    describe,
+    expect_error,
+    expect_message_naming,
+    fail,
+)
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -58,6 +73,7 @@ def check_function(name: str, seed: int, tensors: dict[str, np.ndarray], **optio
     got = np.asarray(got) if isinstance(got, np.generic) else got
     assert_same_array(got, expected, f"{name}.forward output", inputs)
     assert_unchanged(tensors, my_arrays, f"{name}.forward")
+    output_before = got.copy()
 
     grad_output = random_array(expected.shape, seed + 1000, dtype=expected.dtype)
     expected_grads = ref_fn.backward(ref_ctx, grad_output.copy())
@@ -68,6 +84,12 @@ def check_function(name: str, seed: int, tensors: dict[str, np.ndarray], **optio
     assert_unchanged(
         {"grad_output": grad_output}, {"grad_output": my_grad_output}, f"{name}.backward"
     )
+    assert_unchanged(tensors, my_arrays, f"{name}.backward")
+    if not np.array_equal(got, output_before, equal_nan=True):
+        fail(
+            f"{name}.backward changed the array forward returned (the result tensor's data) "
+            f"through what it saved in ctx: compute new arrays, never write into saved ones ({inputs})"
+        )
     if len(my_grads) != len(arguments):
         fail(
             f"{name}.backward returned {len(my_grads)} gradient(s) for the {len(arguments)} forward "
@@ -84,6 +106,98 @@ def check_function(name: str, seed: int, tensors: dict[str, np.ndarray], **optio
             my_grad = np.asarray(my_grad)
         where = f"{name}.backward: gradient of {arg}"
         assert_same_array(my_grad, np.asarray(expected_grad), where, inputs)
+
+
+def first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
+
+
+def expect_no_overflow(name: str, a: np.ndarray, seed: int) -> None:
+    """check_function with NumPy's RuntimeWarnings (overflow, invalid value) made failures."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        try:
+            check_function(name, seed, {"a": a})
+        except RuntimeWarning as warning:
+            fail(
+                f"{name} warned '{warning}' for a = {a.tolist()} ({a.dtype}): "
+                "use a form that cannot overflow for large |a|"
+            )
+
+
+# ---------------------------------------------------------------------------
+# Exercises 1.2 and 1.3 run through your Tensor (1.1) and Function.apply (1.2).
+# When one of their checks fails, the earlier exercise's quick checks run: if
+# one of those fails too, the message says to fix that exercise first.
+# ---------------------------------------------------------------------------
+
+EARLIER_PARTS = {"1.1": "Tensor", "1.2": "Function.apply"}
+
+
+def check_tensor_basics() -> None:
+    """What Exercises 1.2 and 1.3 use of your Tensor: construction from a float32 array."""
+    array = np.array([1.0, -2.0], dtype=np.float32)
+    tensor = mine.Tensor(array, requires_grad=True)
+    if not isinstance(tensor.data, np.ndarray) or not np.array_equal(tensor.data, array):
+        fail("Tensor(float32 array, requires_grad=True).data should be that array")
+    if tensor.data.dtype != np.float32:
+        fail(f"Tensor(float32 array).data has dtype {tensor.data.dtype}, expected float32")
+    if tensor.requires_grad is not True or tensor.grad is not None or tensor.grad_fn is not None:
+        fail(
+            "Tensor(array, requires_grad=True) should have requires_grad=True, grad=None, grad_fn=None"
+        )
+    plain = mine.Tensor(array)
+    if plain.requires_grad is not False or plain.grad_fn is not None:
+        fail("Tensor(array) should have requires_grad=False and grad_fn=None")
+
+
+def earlier_checks(exercise: str) -> list[Callable[[], None]]:
+    if exercise == "1.1":
+        return [check_tensor_basics]
+    return [test_apply_runs_forward_on_raw_data, test_apply_records_the_graph]
+
+
+def earlier_problem(exercise: str) -> str | None:
+    """The first line of the first failing quick check of `exercise`, or None if all pass."""
+    try:
+        for check in earlier_checks(exercise):
+            check()
+    except NotImplementedError:
+        return "it is not written yet"
+    except AssertionError as error:  # a wrong value
+        return first_line(error)
+    except Exception as error:  # a crash
+        return f"{type(error).__name__}: {first_line(error)}"
+    return None
+
+
+def blame_earlier(*earlier: str) -> Callable:
+    """Decorate a grader that runs through the code of the `earlier` exercises."""
+
+    def decorate(test: Callable) -> Callable:
+        @functools.wraps(test)
+        def graded(*args: Any, **kwargs: Any) -> None:
+            __tracebackhide__ = True  # pytest shows the test's own frames, not this wrapper
+            try:
+                test(*args, **kwargs)
+            except NotImplementedError:
+                raise  # not started: the score table says which exercise it waits on
+            except Exception as error:
+                here = first_line(error)
+                for exercise in earlier:
+                    problem = earlier_problem(exercise)
+                    if problem:
+                        seen_here = "" if problem == here else f" (here: {here})"
+                        fail(
+                            f"this check runs through your {EARLIER_PARTS[exercise]} from "
+                            f"Exercise {exercise}, which fails its own check ({problem}): fix "
+                            f"Exercise {exercise} first{seen_here}"
+                        )
+                raise
+
+        return graded
+
+    return decorate
 
 
 # ---------------------------------------------------------------------------
@@ -142,8 +256,21 @@ def test_tensor_requires_grad():
         fail(
             "Tensor([1.0, 2.0], requires_grad=True) should have requires_grad=True, grad=None, grad_fn=None"
         )
-    with pytest.raises(TypeError):
-        mine.Tensor([1, 2], requires_grad=True)  # integers cannot require grad
+    # Only floating-point tensors can require gradients, whatever the data came as.
+    for label, data, dtype in [
+        ("[1, 2]", [1, 2], None),
+        ("np.arange(3) (int64)", np.arange(3), None),
+        ("[True, False]", [True, False], None),
+        ("[1.0, 2.0], dtype=np.int32", [1.0, 2.0], np.int32),
+    ]:
+        expect_error(
+            TypeError,
+            f"Tensor({label}, requires_grad=True)",
+            mine.Tensor,
+            data,
+            requires_grad=True,
+            dtype=dtype,
+        )
 
 
 @pytest.mark.exercise("1.1")
@@ -153,8 +280,14 @@ def test_item():
         fail(f"Tensor([[2.5]]).item() returned {value!r}, expected the Python float 2.5")
     if mine.Tensor(7).item() != 7 or not isinstance(mine.Tensor(7).item(), int):
         fail("Tensor(7).item() should be the Python int 7")
-    with pytest.raises(ValueError):
-        mine.Tensor([1.0, 2.0]).item()
+
+
+@pytest.mark.exercise("1.1")
+@pytest.mark.parametrize("shape", [(2, 3), (0, 2)])
+def test_item_names_the_shape_of_a_tensor_without_one_element(shape):
+    what = f"Tensor(np.zeros({shape})).item()"
+    error = expect_error(ValueError, what, mine.Tensor(np.zeros(shape, np.float32)).item)
+    expect_message_naming(error, what, str(shape))
 
 
 @pytest.mark.exercise("1.1")
@@ -170,8 +303,8 @@ def test_detach():
 
 
 # ---------------------------------------------------------------------------
-# Test Functions built on YOUR Function class, so that exercises 1.2, 1.3 and
-# 1.9 are graded without your own operations from 1.4 onwards.
+# Test Functions built on YOUR Function class, so that exercises 1.2 and 1.3
+# are graded without your own operations from 1.4 onwards.
 # ---------------------------------------------------------------------------
 
 
@@ -180,13 +313,13 @@ def expect_arrays(function: str, *arrays: Any) -> None:
     for value in arrays:
         if not isinstance(value, np.ndarray):
             fail(
-                f"{function}.forward received a {type(value).__name__}: Function.apply must pass "
-                "each Tensor argument's .data (a NumPy array)"
+                f"{function}.forward received a {type(value).__name__}: Function.apply (Exercise "
+                "1.2) must pass each Tensor argument's .data (a NumPy array)"
             )
 
 
-def make_test_functions(module):
-    """Multiply, Square, Scale and Total, written on `module.Function`."""
+def make_test_functions(module) -> SimpleNamespace:
+    """Multiply, Square, Scale, Total and Fork, written on `module.Function`."""
 
     class Multiply(module.Function):
         @staticmethod
@@ -240,7 +373,20 @@ def make_test_functions(module):
         def backward(ctx, grad_output):
             return np.broadcast_to(grad_output, ctx.shape).copy()
 
-    return Multiply, Square, Scale, Total
+    class Fork(module.Function):
+        """out = a + b (same shapes). Backward passes grad_output itself on to both inputs,
+        as torch's add does: the engine must not write into it or store it uncopied."""
+
+        @staticmethod
+        def forward(ctx, a, b):
+            expect_arrays("Fork", a, b)
+            return a + b
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output, grad_output
+
+    return SimpleNamespace(Multiply=Multiply, Square=Square, Scale=Scale, Total=Total, Fork=Fork)
 
 
 MY_OPS = make_test_functions(mine)
@@ -253,26 +399,27 @@ REF_OPS = make_test_functions(ref)
 
 
 @pytest.mark.exercise("1.2")
+@blame_earlier("1.1")
 def test_apply_runs_forward_on_raw_data():
-    Multiply, _, Scale, _ = MY_OPS
     a = mine.Tensor(np.array([1.0, 2.0, 3.0], dtype=np.float32))
     b = mine.Tensor(np.array([2.0, 0.5, -1.0], dtype=np.float32))
-    out = Multiply.apply(a, b)
+    out = MY_OPS.Multiply.apply(a, b)
     if not isinstance(out, mine.Tensor):
         fail(f"Function.apply returned {type(out).__name__}, expected a Tensor")
     inputs = "a = [1, 2, 3], b = [2, 0.5, -1] float32"
     assert_same_array(
         out.data, np.array([2.0, 1.0, -3.0], dtype=np.float32), "Multiply.apply(a, b).data", inputs
     )
-    scaled = Scale.apply(a, 3.0)
+    scaled = MY_OPS.Scale.apply(a, 3.0)
     assert_same_array(
         scaled.data, np.array([3.0, 6.0, 9.0], dtype=np.float32), "Scale.apply(a, 3.0).data", inputs
     )
 
 
 @pytest.mark.exercise("1.2")
+@blame_earlier("1.1")
 def test_apply_records_the_graph():
-    Multiply, _, Scale, _ = MY_OPS
+    Multiply, Scale = MY_OPS.Multiply, MY_OPS.Scale
     a = mine.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
     b = mine.Tensor(np.array([3.0, 4.0], dtype=np.float32))
     out = Multiply.apply(a, b)
@@ -304,8 +451,9 @@ def test_apply_records_the_graph():
 
 
 @pytest.mark.exercise("1.2")
+@blame_earlier("1.1")
 def test_apply_without_grad():
-    Multiply, _, _, _ = MY_OPS
+    Multiply = MY_OPS.Multiply
     a = mine.Tensor(np.array([1.0, 2.0], dtype=np.float32))
     out = Multiply.apply(a, a)
     if out.requires_grad or out.grad_fn is not None:
@@ -332,19 +480,21 @@ def test_apply_without_grad():
 # Each graph is a function of (ops, tensors) -> output, built the same way on
 # your Tensor and on the answer key's.
 GRAPHS = {
-    "chain: square(a * b)": lambda ops, a, b, c: ops[1].apply(ops[0].apply(a, b)),
-    "leaf used twice: a * a": lambda ops, a, b, c: ops[0].apply(a, a),
+    "chain: square(a * b)": lambda ops, a, b, c: ops.Square.apply(ops.Multiply.apply(a, b)),
+    "leaf used twice: a * a": lambda ops, a, b, c: ops.Multiply.apply(a, a),
     "diamond: (a*b) * square(a*b)": lambda ops, a, b, c: (
-        lambda ab: ops[0].apply(ab, ops[1].apply(ab))
-    )(ops[0].apply(a, b)),
+        lambda ab: ops.Multiply.apply(ab, ops.Square.apply(ab))
+    )(ops.Multiply.apply(a, b)),
     "long diamond: x=a*b; y=square(x); z=x*c; y*z + x*x": lambda ops, a, b, c: (
-        lambda x: ops[0].apply(
-            ops[0].apply(ops[1].apply(x), ops[0].apply(x, c)), ops[2].apply(x, 2.0)
+        lambda x: ops.Multiply.apply(
+            ops.Multiply.apply(ops.Square.apply(x), ops.Multiply.apply(x, c)),
+            ops.Scale.apply(x, 2.0),
         )
-    )(ops[0].apply(a, b)),
-    "c does not require grad: (a * c) * (b * c)": lambda ops, a, b, c: ops[0].apply(
-        ops[0].apply(a, c), ops[0].apply(b, c)
+    )(ops.Multiply.apply(a, b)),
+    "c does not require grad: (a * c) * (b * c)": lambda ops, a, b, c: ops.Multiply.apply(
+        ops.Multiply.apply(a, c), ops.Multiply.apply(b, c)
     ),
+    "a + b, one gradient array for both": lambda ops, a, b, c: ops.Fork.apply(a, b),
 }
 
 
@@ -360,24 +510,27 @@ def run_graph(module, ops, graph, arrays, grad):
 @pytest.mark.exercise("1.3")
 @pytest.mark.parametrize("graph_name", list(GRAPHS))
 @pytest.mark.parametrize("seed", [1, 2])
+@blame_earlier("1.1", "1.2")
 def test_backward_matches_reference(graph_name, seed):
     arrays = [random_array((3, 2), seed + i) for i in range(3)]
-    _, expected_leaves = run_graph(
-        ref, REF_OPS, GRAPHS[graph_name], arrays, np.ones((3, 2), np.float32)
-    )
-    _, leaves = run_graph(mine, MY_OPS, GRAPHS[graph_name], arrays, np.ones((3, 2), np.float32))
-    inputs = f"graph {graph_name}; a, b, c: (3, 2) float32; seed {seed}"
+    grad = random_array((3, 2), seed + 100)  # dL/d(out): random, so every element counts
+    _, expected_leaves = run_graph(ref, REF_OPS, GRAPHS[graph_name], arrays, grad)
+    _, leaves = run_graph(mine, MY_OPS, GRAPHS[graph_name], arrays, grad)
+    inputs = f"graph {graph_name}; a, b, c and grad: (3, 2) float32, random; seed {seed}"
     for name, leaf, expected_leaf in zip("abc", leaves, expected_leaves, strict=True):
         if expected_leaf.grad is None:
             if leaf.grad is not None:
                 fail(f"{name} does not require grad but got a .grad ({inputs})")
             continue
-        assert_same_array(leaf.grad, expected_leaf.grad, f"{name}.grad after backward", inputs)
+        assert_same_array(
+            leaf.grad, expected_leaf.grad, f"{name}.grad after out.backward(grad)", inputs
+        )
 
 
 @pytest.mark.exercise("1.3")
+@blame_earlier("1.1", "1.2")
 def test_backward_scalar_seed_and_errors():
-    Multiply, Square, _, Total = MY_OPS
+    Square, Total = MY_OPS.Square, MY_OPS.Total
     a = mine.Tensor(np.array([1.0, -2.0, 3.0], dtype=np.float32), requires_grad=True)
     Total.apply(Square.apply(a)).backward()
     assert_same_array(
@@ -386,20 +539,110 @@ def test_backward_scalar_seed_and_errors():
         "a.grad for sum(a*a)",
         "a = [1, -2, 3] float32",
     )
-    non_scalar = Square.apply(a)
-    with pytest.raises(RuntimeError):
-        non_scalar.backward()  # more than one element and no grad given
-    with pytest.raises(RuntimeError):
-        mine.Tensor(np.array(1.0, dtype=np.float32)).backward()  # does not require grad
-    del Multiply
+    expect_error(
+        RuntimeError, "square(a).backward() with a: (3,) and no grad", Square.apply(a).backward
+    )
+    expect_error(
+        RuntimeError,
+        "Tensor(1.0).backward() on a tensor that does not require grad",
+        mine.Tensor(np.array(1.0, dtype=np.float32)).backward,
+    )
 
 
 @pytest.mark.exercise("1.3")
+@pytest.mark.parametrize("grad_shape", [(2,), (2, 3), ()])
+@blame_earlier("1.1", "1.2")
+def test_backward_rejects_a_wrongly_shaped_grad(grad_shape):
+    a = mine.Tensor(random_array((3, 2), 5), requires_grad=True)
+    grad = np.asarray(random_array(grad_shape, 6))
+    what = f"square(a).backward(grad) with a: (3, 2) float32 and grad: {grad_shape} float32"
+    error = expect_error(ValueError, what, MY_OPS.Square.apply(a).backward, grad)
+    expect_message_naming(error, what, str(grad_shape), "(3, 2)")
+
+
+@pytest.mark.exercise("1.3")
+@blame_earlier("1.1", "1.2")
+def test_backward_takes_grad_as_array_tensor_or_number():
+    values = random_array((3, 2), 7)
+    grad = random_array((3, 2), 8)
+    inputs = "a, b: (3, 2) float32, random; seed 7"
+    for label, given in [
+        ("a float64 array", grad.astype(np.float64)),
+        ("a Tensor", mine.Tensor(grad.copy())),
+    ]:
+        a = mine.Tensor(values.copy(), requires_grad=True)
+        b = mine.Tensor(values.copy() + 1)
+        call = f"(a * b).backward(grad) with grad given as {label}"
+        try:
+            MY_OPS.Multiply.apply(a, b).backward(given)
+        except NotImplementedError:
+            raise
+        except Exception as error:  # say which form of grad it could not take
+            fail(
+                f"{call} raised {type(error).__name__}: {first_line(error)} (convert grad with "
+                f"np.asarray(_raw(grad), dtype=self.dtype); {inputs})"
+            )
+        what = f"a.grad after {call}"
+        assert_same_array(a.grad, grad * b.data, what, inputs)
+    a = mine.Tensor(values.copy(), requires_grad=True)
+    MY_OPS.Total.apply(a).backward(2.0)
+    assert_same_array(
+        a.grad, np.full((3, 2), 2, np.float32), "a.grad after sum(a).backward(2.0)", inputs
+    )
+
+
+@pytest.mark.exercise("1.3")
+@blame_earlier("1.1", "1.2")
+def test_backward_never_writes_into_or_shares_gradient_arrays():
+    """Backward may return one array for several inputs, or grad_output itself (Fork does
+    both). The engine must then neither store it uncopied nor add into it in place."""
+    Fork = MY_OPS.Fork
+    x = mine.Tensor(random_array((2, 3), 11), requires_grad=True)
+    y = mine.Tensor(random_array((2, 3), 12), requires_grad=True)
+    seeds = [random_array((2, 3), 13), random_array((2, 3), 14)]
+    kept = [seed.copy() for seed in seeds]
+    inputs = "x, y, seed: (2, 3) float32, random; Fork(x, y) = x + y returns grad_output for both"
+
+    def expect_seed_unchanged(call: str) -> None:
+        for seed, before in zip(seeds, kept, strict=True):
+            if not np.array_equal(seed, before):
+                fail(
+                    f"{call} changed the caller's seed array in place ({inputs}): never write into it"
+                )
+
+    out = Fork.apply(x, y)
+    out.backward(seeds[0])
+    expect_seed_unchanged("Fork(x, y).backward(seed)")
+    if np.shares_memory(x.grad, y.grad):
+        fail(
+            "after Fork(x, y).backward(seed), x.grad and y.grad are the same array: store a "
+            "copy as a leaf's first gradient (a backward may return one array for two inputs)"
+        )
+    if np.shares_memory(x.grad, seeds[0]):
+        fail("after Fork(x, y).backward(seed), x.grad is the caller's seed array: store a copy")
+    out.backward(seeds[1])
+    expect_seed_unchanged("a second Fork(x, y).backward(seed)")
+    for name, leaf in (("x", x), ("y", y)):
+        what = f"{name}.grad after Fork(x, y).backward(seed1) then .backward(seed2)"
+        assert_same_array(leaf.grad, kept[0] + kept[1], what, inputs)
+
+    w = mine.Tensor(random_array((2, 3), 15), requires_grad=True)
+    Fork.apply(w, w).backward(seeds[0])  # w gets grad_output twice: add, not +=
+    expect_seed_unchanged("Fork(w, w).backward(seed)")
+    assert_same_array(w.grad, 2 * kept[0], "w.grad after Fork(w, w).backward(seed)", inputs)
+
+    leaf = mine.Tensor(random_array((2, 3), 16), requires_grad=True)
+    leaf.backward(seeds[0])
+    if np.shares_memory(leaf.grad, seeds[0]):
+        fail("after leaf.backward(seed), leaf.grad is the caller's seed array: store a copy")
+
+
+@pytest.mark.exercise("1.3")
+@blame_earlier("1.1", "1.2")
 def test_backward_accumulates_across_calls_and_only_into_leaves():
-    Multiply, Square, _, Total = MY_OPS
     a = mine.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
-    middle = Square.apply(a)
-    loss = Total.apply(middle)
+    middle = MY_OPS.Square.apply(a)
+    loss = MY_OPS.Total.apply(middle)
     loss.backward()
     loss.backward()
     assert_same_array(
@@ -412,12 +655,12 @@ def test_backward_accumulates_across_calls_and_only_into_leaves():
         fail("a non-leaf tensor (square(a)) got a .grad: only leaves store gradients")
     if a.grad.dtype != np.float32:
         fail(f"a.grad has dtype {a.grad.dtype}, expected float32 like a")
-    del Multiply
 
 
 @pytest.mark.exercise("1.3")
+@blame_earlier("1.1", "1.2")
 def test_topological_order():
-    Multiply, Square, _, _ = MY_OPS
+    Multiply, Square = MY_OPS.Multiply, MY_OPS.Square
     a = mine.Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
     b = mine.Tensor(np.ones(2, dtype=np.float32))
     x = Multiply.apply(a, b)
@@ -441,19 +684,64 @@ def test_topological_order():
 
 
 @pytest.mark.exercise("1.3")
+@blame_earlier("1.1", "1.2")
 def test_backward_through_a_long_chain():
-    _, _, Scale, Total = MY_OPS
     a = mine.Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
     out = a
     for _ in range(3000):  # deeper than Python's recursion limit
-        out = Scale.apply(out, 1.0)
-    Total.apply(out).backward()
+        out = MY_OPS.Scale.apply(out, 1.0)
+    MY_OPS.Total.apply(out).backward()
     assert_same_array(
         a.grad,
         np.ones(3, dtype=np.float32),
         "a.grad after 3000 chained operations",
         "a: (3,) float32",
     )
+
+
+@pytest.mark.exercise("1.3")
+@blame_earlier("1.1", "1.2")
+def test_backward_goes_on_after_an_input_without_gradient():
+    """Multiply(c, a) with c not requiring grad: skip c, and still pass a its gradient."""
+    a = mine.Tensor(random_array((3, 2), 21), requires_grad=True)
+    c = mine.Tensor(random_array((3, 2), 22))
+    grad = random_array((3, 2), 23)
+    MY_OPS.Multiply.apply(c, a).backward(grad.copy())
+    inputs = "a, c, grad: (3, 2) float32, random; c does not require grad"
+    if a.grad is None:
+        fail(f"a.grad is None after Multiply(c, a).backward(grad) ({inputs}): skip c, go on to a")
+    assert_same_array(a.grad, grad * c.data, "a.grad after Multiply(c, a).backward(grad)", inputs)
+
+
+@pytest.mark.exercise("1.3")
+@blame_earlier("1.1", "1.2")
+def test_backward_checks_each_gradient_a_function_returns():
+    """A Function whose backward returns the wrong shape or dtype: _check_gradient's error."""
+
+    def returning(gradient: np.ndarray) -> Any:
+        class Broken(mine.Function):
+            @staticmethod
+            def forward(ctx, a):
+                return a * 2
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                return gradient
+
+        return Broken
+
+    for gradient, named in [
+        (np.ones(5, np.float32), "(5,)"),
+        (np.ones((3, 2), np.float64), "float64"),
+    ]:
+        a = mine.Tensor(random_array((3, 2), 24), requires_grad=True)
+        out = returning(gradient).apply(a)
+        what = (
+            f"backward through a Function whose backward returns a {gradient.shape} "
+            f"{gradient.dtype} gradient for a (3, 2) float32 input"
+        )
+        error = expect_error(RuntimeError, what, out.backward, np.ones((3, 2), np.float32))
+        expect_message_naming(error, what, named)
 
 
 # ---------------------------------------------------------------------------
@@ -483,6 +771,19 @@ def test_unbroadcast(grad_shape, shape):
         np.asarray(ref.unbroadcast(grad.copy(), shape)),
         f"unbroadcast(grad, {shape})",
         describe({"grad": grad}, 7),
+    )
+
+
+@pytest.mark.exercise("1.4")
+@pytest.mark.parametrize(("grad_shape", "shape"), [((3, 2), (3, 1)), ((2, 4), (1, 4))])
+def test_unbroadcast_an_axis_of_one_stretched_to_two(grad_shape, shape):
+    grad = random_array(grad_shape, 8)
+    got = mine.unbroadcast(grad.copy(), shape)
+    assert_same_array(
+        got,
+        grad.sum(axis=shape.index(1), keepdims=True),
+        f"unbroadcast(grad, {shape})",
+        describe({"grad": grad}, 8),
     )
 
 
@@ -530,6 +831,14 @@ def test_unary_arithmetic(name, extra):
     )
 
 
+@pytest.mark.exercise("1.4")
+@pytest.mark.parametrize("exponent", [1.0, 2.0, 3.0])
+def test_pow_at_zero_and_negative_values(exponent):
+    # d(a**p)/da = p * a**(p-1) is finite at a = 0 for p >= 1; p * a**p / a is 0/0 there.
+    a = np.array([-2.0, -0.5, 0.0, 0.5, 2.0], dtype=np.float32)
+    check_function("Pow", 33, {"a": a}, exponent=exponent)
+
+
 # ---------------------------------------------------------------------------
 # Exercise 1.5: elementwise functions
 # ---------------------------------------------------------------------------
@@ -554,17 +863,17 @@ def test_relu_at_zero():
     check_function("ReLU", 0, {"a": np.array([-1.0, 0.0, 0.0, 2.0], dtype=np.float32)})
 
 
+LARGE_INPUTS = {
+    np.float32: [-100.0, -50.0, 0.0, 50.0, 100.0],  # e^89 overflows float32
+    np.float64: [-1000.0, -400.0, 0.0, 400.0, 1000.0],  # e^710 overflows float64
+}
+
+
 @pytest.mark.exercise("1.5")
-def test_sigmoid_is_stable():
-    a = np.array([-100.0, -30.0, 0.0, 30.0, 100.0], dtype=np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        try:
-            check_function("Sigmoid", 0, {"a": a})
-        except RuntimeWarning as warning:
-            fail(
-                f"Sigmoid.forward warned '{warning}' for a = {a.tolist()}: use the form without overflow"
-            )
+@pytest.mark.parametrize("name", ["Sigmoid", "Tanh"])
+@pytest.mark.parametrize("dtype", list(LARGE_INPUTS), ids=["float32", "float64"])
+def test_sigmoid_and_tanh_are_stable_for_large_inputs(name, dtype):
+    expect_no_overflow(name, np.array(LARGE_INPUTS[dtype], dtype=dtype), 43)
 
 
 # ---------------------------------------------------------------------------
@@ -579,6 +888,7 @@ REDUCTION_CASES = [
     ((2, 3, 4), (0, 2), False),
     ((2, 3, 4), (2, 0), True),
     ((5,), 0, True),
+    ((4, 4), 1, False),  # square: a gradient put back along the wrong axis still fits
 ]
 
 
@@ -600,6 +910,42 @@ def test_reductions_non_contiguous(name):
 def test_max_shares_gradient_among_ties(dim, keepdim):
     a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0], [5.0, 0.0, 5.0]], dtype=np.float32)
     check_function("Max", 0, {"a": a}, dim=dim, keepdim=keepdim)
+
+
+@pytest.mark.exercise("1.6")
+@pytest.mark.parametrize("dim", [None, 0])
+def test_max_of_an_empty_tensor_raises(dim):
+    expect_error(
+        ValueError,
+        f"Max.forward(ctx, np.zeros((0, 3)), dim={dim}, keepdim=False)",
+        mine.Max.forward,
+        mine.Context(),
+        np.zeros((0, 3), np.float32),
+        dim,
+        False,
+    )
+
+
+@pytest.mark.exercise("1.6")
+@pytest.mark.parametrize("name", ["Sum", "Mean", "Max"])
+@pytest.mark.parametrize(("shape", "dim"), [((1, 3), 1), ((3, 1), 0), ((1,), None)])
+def test_reductions_with_axes_of_one(name, shape, dim):
+    """An axis of size 1 that is not reduced stays; a one-element tensor has a max."""
+    check_function(name, 54, {"a": random_array(shape, 54)}, dim=dim, keepdim=False)
+
+
+@pytest.mark.exercise("1.6")
+def test_max_over_the_non_empty_axis_of_an_empty_tensor_raises():
+    """NumPy gives an empty result here; the exercise asks for ValueError on any empty tensor."""
+    expect_error(
+        ValueError,
+        "Max.forward(ctx, np.zeros((0, 3)), dim=1, keepdim=False)",
+        mine.Max.forward,
+        mine.Context(),
+        np.zeros((0, 3), np.float32),
+        1,
+        False,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -634,9 +980,22 @@ def test_permute(shape, dims):
 
 
 @pytest.mark.exercise("1.7")
-def test_permute_rejects_bad_dims():
-    with pytest.raises(ValueError):
-        mine.Permute.forward(mine.Context(), np.zeros((2, 3, 4), np.float32), (0, 0, 1))
+@pytest.mark.parametrize(("shape", "dims"), [((4,), (-1,)), ((4,), (0,))])
+def test_permute_of_one_dimension(shape, dims):
+    check_function("Permute", 64, {"a": random_array(shape, 64)}, dims=dims)
+
+
+@pytest.mark.exercise("1.7")
+@pytest.mark.parametrize("dims", [(0, 0, 1), (0, 1), (0, 1, 3)])
+def test_permute_rejects_bad_dims(dims):
+    expect_error(
+        ValueError,
+        f"Permute.forward(ctx, a of shape (2, 3, 4), {dims})",
+        mine.Permute.forward,
+        mine.Context(),
+        np.zeros((2, 3, 4), np.float32),
+        dims,
+    )
 
 
 INDEX_CASES = [
@@ -673,9 +1032,16 @@ MATMUL_SHAPES = [
 ]
 
 
+@pytest.fixture
+def answer_key_unbroadcast(monkeypatch):
+    """MatMul's backward runs on the answer key's unbroadcast, so that Exercise 1.8 is graded
+    on its own code even while your unbroadcast (1.4) is unfinished or wrong."""
+    monkeypatch.setattr(mine, "unbroadcast", ref.unbroadcast)
+
+
 @pytest.mark.exercise("1.8")
 @pytest.mark.parametrize(("shape_a", "shape_b"), MATMUL_SHAPES)
-def test_matmul(shape_a, shape_b):
+def test_matmul(shape_a, shape_b, answer_key_unbroadcast):
     seed = 70 + len(shape_a) * 5 + len(shape_b)
     check_function(
         "MatMul", seed, {"a": random_array(shape_a, seed), "b": random_array(shape_b, seed + 1)}
@@ -683,7 +1049,25 @@ def test_matmul(shape_a, shape_b):
 
 
 @pytest.mark.exercise("1.8")
-def test_matmul_non_contiguous_and_float64():
+@pytest.mark.parametrize(
+    ("dtype_a", "dtype_b"),
+    [(np.float32, np.float32), (np.int64, np.int64), (np.float32, np.float64)],
+)
+def test_matmul_product_of_big_matrices(dtype_a, dtype_b):
+    """70 x 70 @ 70 x 60: big enough that the answer key hands it to a faster kernel.
+    Non-negative entries, so that no sum cancels and float32 rounding stays relative."""
+    a = np.abs(random_array((70, 70), 78) * 10).astype(dtype_a)
+    b = np.abs(random_array((70, 60), 79) * 10).astype(dtype_b)
+    assert_same_array(
+        mine.MatMul.product(a, b),
+        np.matmul(a, b),
+        "MatMul.product(a, b)",
+        describe({"a": a, "b": b}, 78),
+    )
+
+
+@pytest.mark.exercise("1.8")
+def test_matmul_non_contiguous_and_float64(answer_key_unbroadcast):
     check_function(
         "MatMul",
         81,
@@ -700,22 +1084,62 @@ def test_matmul_non_contiguous_and_float64():
 
 
 @pytest.mark.exercise("1.8")
-def test_matmul_rejects_mismatched_shapes():
-    with pytest.raises(ValueError):
-        mine.MatMul.forward(
-            mine.Context(), np.zeros((2, 3), np.float32), np.zeros((4, 5), np.float32)
-        )
+@pytest.mark.parametrize(
+    ("shape_a", "shape_b"), [((2, 3), (4, 5)), ((3,), (4,)), ((2, 3, 4), (5, 2)), ((3,), (2, 4))]
+)
+def test_matmul_rejects_mismatched_shapes(shape_a, shape_b):
+    what = f"MatMul.forward(ctx, a, b) with a: {shape_a}, b: {shape_b}"
+    a, b = np.zeros(shape_a, np.float32), np.zeros(shape_b, np.float32)
+    error = expect_error(ValueError, what, mine.MatMul.forward, mine.Context(), a, b)
+    expect_message_naming(error, what, str(shape_a), str(shape_b))
+
+
+@pytest.mark.exercise("1.8")
+def test_matmul_rejects_a_scalar():
+    what = "MatMul.forward(ctx, a, b) with a 0-d a"
+    a, b = np.zeros((), np.float32), np.zeros((3,), np.float32)
+    expect_error(ValueError, what, mine.MatMul.forward, mine.Context(), a, b)
 
 
 # ---------------------------------------------------------------------------
 # Exercise 1.9: checking gradients numerically
 # ---------------------------------------------------------------------------
 
+# Your gradcheck runs with the answer key's Tensor, Functions and grad mode in place of
+# yours (every name it could use to build and differentiate tensors), so that Exercise
+# 1.9 is graded on its own code even while your 1.1-1.8 are unfinished or wrong.
+ENGINE_NAMES = sorted(
+    name
+    for name, value in vars(ref).items()
+    if (name in ref.__all__ and name != "gradcheck")
+    or (isinstance(value, type) and issubclass(value, ref.Function))
+)
+GRADCHECK_ERRORS = (mine.GradcheckError, ref.GradcheckError)
+
+
+@pytest.fixture
+def answer_key_engine(monkeypatch):
+    for name in ENGINE_NAMES:
+        monkeypatch.setattr(mine, name, getattr(ref, name))
+
+
+def run_gradcheck(fn: Callable, inputs: list, call: str) -> Any:
+    """What `gradcheck(fn, inputs)` returns, or the GradcheckError it raises. Any other
+    exception fails the grader with a line that names the call."""
+    try:
+        return mine.gradcheck(fn, inputs)
+    except NotImplementedError:
+        raise
+    except GRADCHECK_ERRORS as error:
+        return error
+    except Exception as error:  # a crash inside gradcheck: say where it happened
+        fail(f"{call} raised {type(error).__name__}: {first_line(error)}")
+
 
 def make_wrong_function(wrong_input: int, wrong_index: tuple[int, ...] | None):
     """Multiply whose backward is wrong for one input, at one element (or everywhere)."""
 
-    class WrongMultiply(mine.Function):
+    class WrongMultiply(ref.Function):
         @staticmethod
         def forward(ctx, a, b):
             ctx.save_for_backward(a, b)
@@ -735,56 +1159,149 @@ def make_wrong_function(wrong_input: int, wrong_index: tuple[int, ...] | None):
     return WrongMultiply
 
 
+class DoubleWithRowsSwapped(ref.Function):
+    """out = 2a, whose backward sends each row's gradient to the mirrored row: wrong, yet
+    right whenever every row of grad_output is the same (as with all-ones weights)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return 2 * a
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return 2 * grad_output[::-1].copy()
+
+
 def gradcheck_inputs():
-    a = mine.Tensor(random_array((2, 3), 91, np.float64), requires_grad=True)
-    b = mine.Tensor(random_array((2, 3), 92, np.float64), requires_grad=True)
+    a = ref.Tensor(random_array((2, 3), 91, np.float64), requires_grad=True)
+    b = ref.Tensor(random_array((2, 3), 92, np.float64), requires_grad=True)
     return a, b
 
 
 @pytest.mark.exercise("1.9")
-def test_gradcheck_accepts_a_correct_gradient():
-    Multiply, _, _, _ = MY_OPS
+def test_gradcheck_accepts_a_correct_gradient(answer_key_engine):
     a, b = gradcheck_inputs()
     before = a.data.copy()
-    try:
-        accepted = mine.gradcheck(Multiply.apply, [a, b])
-    except mine.GradcheckError as error:
-        fail(f"gradcheck rejected a correct Function (Multiply of two (2, 3) float64): {error}")
-    if accepted is not True:
-        fail(f"gradcheck returned {accepted!r} for a correct Function (Multiply): return True")
+    call = "gradcheck(multiply, [a, b]) with a, b: (2, 3) float64 (a correct Function)"
+    result = run_gradcheck(REF_OPS.Multiply.apply, [a, b], call)
+    if isinstance(result, GRADCHECK_ERRORS):
+        fail(f"{call} rejected it: {first_line(result)}")
+    if result is not True:
+        fail(f"{call} returned {result!r}: return True")
     if not np.array_equal(a.data, before) or a.grad is not None:
         fail("gradcheck changed its inputs (their data or .grad): work on float64 copies")
 
 
 @pytest.mark.exercise("1.9")
 @pytest.mark.parametrize(("wrong_input", "wrong_index"), [(1, None), (0, (1, 2)), (1, (0, 1))])
-def test_gradcheck_names_the_wrong_gradient(wrong_input, wrong_index):
+def test_gradcheck_names_the_wrong_gradient(wrong_input, wrong_index, answer_key_engine):
     a, b = gradcheck_inputs()
     bad = make_wrong_function(wrong_input, wrong_index)
     where = "everywhere" if wrong_index is None else f"at index {wrong_index}"
-    try:
-        mine.gradcheck(bad.apply, [a, b])
-    except mine.GradcheckError as error:
-        message = str(error)
-        if f"input {wrong_input}" not in message:
-            fail(
-                f"gradcheck's message should name 'input {wrong_input}' (the wrong one), got: {message}"
-            )
-        if wrong_index is not None and str(wrong_index) not in message:
-            fail(f"gradcheck's message should name the index {wrong_index}, got: {message}")
-        return
-    fail(
-        f"gradcheck accepted a backward that is wrong for input {wrong_input} {where}: it should raise GradcheckError"
-    )
+    call = f"gradcheck(multiply whose backward is wrong for input {wrong_input} {where}, [a, b])"
+    error = run_gradcheck(bad.apply, [a, b], call)
+    if not isinstance(error, GRADCHECK_ERRORS):
+        fail(f"{call} returned {error!r}: it should raise GradcheckError")
+    message = str(error)
+    if f"input {wrong_input}" not in message:
+        fail(f"{call}: the message should name 'input {wrong_input}', got: {message}")
+    if wrong_index is not None and str(wrong_index) not in message:
+        fail(f"{call}: the message should name the index {wrong_index}, got: {message}")
 
 
 @pytest.mark.exercise("1.9")
-def test_gradcheck_uses_float64():
-    Multiply, Square, _, _ = MY_OPS
-    a = mine.Tensor(random_array((3,), 93) * 100, requires_grad=True)  # float32 input
-    try:
-        mine.gradcheck(lambda x: Square.apply(Multiply.apply(x, x)), [a])
-    except mine.GradcheckError as error:
+def test_gradcheck_weights_the_output_randomly(answer_key_engine):
+    a = ref.Tensor(random_array((3, 2), 94, np.float64), requires_grad=True)
+    call = "gradcheck(2a whose backward swaps the rows' gradients, [a]) with a: (3, 2) float64"
+    result = run_gradcheck(DoubleWithRowsSwapped.apply, [a], call)
+    if not isinstance(result, GRADCHECK_ERRORS):
         fail(
-            f"gradcheck rejected a correct gradient on float32 input (compute in float64 copies): {error}"
+            f"{call} returned {result!r}: it should raise GradcheckError. Weight the output "
+            "with a random v; with all-ones weights every row of grad_output is the same"
+        )
+
+
+@pytest.mark.exercise("1.9")
+def test_gradcheck_with_inputs_that_get_no_gradient(answer_key_engine):
+    a, unused = gradcheck_inputs()
+    constant = ref.Tensor(random_array((2, 3), 95, np.float64))  # requires_grad=False
+    call = (
+        "gradcheck(lambda a, unused, constant: a * constant, [a, unused, constant]) where "
+        "unused (requires grad) does not reach the output, so unused.grad stays None (zeros)"
+    )
+    result = run_gradcheck(
+        lambda x, _, c: REF_OPS.Multiply.apply(x, c), [a, unused, constant], call
+    )
+    if isinstance(result, GRADCHECK_ERRORS):
+        fail(f"{call} rejected correct gradients: {first_line(result)}")
+    if result is not True:
+        fail(f"{call} returned {result!r}: return True")
+
+
+class TripleWithGradientTimes(ref.Function):
+    """out = 3a, whose backward multiplies by `factor` instead of 3 (set on the class)."""
+
+    factor = 3.0
+
+    @staticmethod
+    def forward(ctx, a):
+        return 3 * a
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return TripleWithGradientTimes.factor * grad_output
+
+
+@pytest.mark.exercise("1.9")
+def test_gradcheck_catches_a_gradient_too_small_or_too_large(answer_key_engine):
+    """One element: whatever the sign of its random weight, one of the two is off downwards."""
+    for factor in (2.0, 4.0):
+        TripleWithGradientTimes.factor = factor
+        a = ref.Tensor(np.array([0.7]), requires_grad=True)
+        call = f"gradcheck(3a whose backward gives {factor:g} instead of 3, [a]) with a = [0.7]"
+        result = run_gradcheck(TripleWithGradientTimes.apply, [a], call)
+        if not isinstance(result, GRADCHECK_ERRORS):
+            fail(f"{call} returned {result!r}: compare |analytical - numerical| with the tolerance")
+
+
+@pytest.mark.exercise("1.9")
+def test_gradcheck_goes_on_after_an_input_without_gradient(answer_key_engine):
+    constant, (_, b) = ref.Tensor(random_array((2, 3), 97, np.float64)), gradcheck_inputs()
+    bad = make_wrong_function(1, None)
+    call = (
+        "gradcheck(multiply wrong for input 1, [constant, b]) where constant does not require grad"
+    )
+    error = run_gradcheck(bad.apply, [constant, b], call)
+    if not isinstance(error, GRADCHECK_ERRORS) or "input 1" not in str(error):
+        fail(f"{call} returned {error!r}: skip input 0 and check input 1, which is wrong")
+
+
+@pytest.mark.exercise("1.9")
+def test_gradcheck_moves_one_element_at_a_time(answer_key_engine):
+    a = ref.Tensor(random_array((2, 3), 98, np.float64), requires_grad=True)
+    original = a.data.copy()
+    moved = []
+
+    def square(x: Any) -> Any:
+        moved.append(int(np.sum(x.data != original)))
+        return REF_OPS.Square.apply(x)
+
+    call = "gradcheck(square, [a]) with a: (2, 3) float64"
+    run_gradcheck(square, [a], call)
+    if max(moved, default=0) > 1:
+        fail(
+            f"{call} called square with {max(moved)} elements of a moved at once: put each "
+            "element back (x.data[k] = original) before moving the next"
+        )
+
+
+@pytest.mark.exercise("1.9")
+def test_gradcheck_uses_float64(answer_key_engine):
+    Multiply, Square = REF_OPS.Multiply, REF_OPS.Square
+    a = ref.Tensor(random_array((3,), 93) * 100, requires_grad=True)  # float32 input
+    call = "gradcheck(square(x * x), [x]) with x: (3,) float32, values near 100"
+    result = run_gradcheck(lambda x: Square.apply(Multiply.apply(x, x)), [a], call)
+    if isinstance(result, GRADCHECK_ERRORS):
+        fail(
+            f"{call} rejected a correct gradient (compute in float64 copies): {first_line(result)}"
         )

@@ -23,7 +23,13 @@ import solutions.autograd as ref_autograd
 import solutions.functional as ref_F
 import solutions.init as ref_init
 import solutions.nn as ref_nn
-from grading.check import assert_same_array, describe, fail
+from grading.check import (
+    assert_same_array,
+    describe,
+    expect_error,
+    expect_message_naming,
+    fail,
+)
 
 MINE = (my_nn, my_autograd)
 REF = (ref_nn, ref_autograd)
@@ -90,13 +96,18 @@ def test_assignment_registers_parameters_modules_and_buffers():
 
 
 @pytest.mark.exercise("2.1")
-def test_assignment_before_init_is_an_error():
+@pytest.mark.parametrize("kind", ["parameter", "module"])
+def test_assignment_before_init_is_an_error(kind):
     class Careless(my_nn.Module):
-        def __init__(self) -> None:
-            self.weight = my_nn.Parameter(np.ones(2, np.float32))  # before super().__init__()
+        def __init__(self) -> None:  # assigns before super().__init__()
+            if kind == "parameter":
+                self.weight = my_nn.Parameter(np.ones(2, np.float32))
+            else:
+                self.weight = my_nn.Module()
 
-    with pytest.raises(AttributeError, match=r"before Module\.__init__"):
-        Careless()
+    what = f"self.weight = {kind.capitalize()}(...) before super().__init__()"
+    error = expect_error(AttributeError, what, Careless)
+    expect_message_naming(error, what, f"{kind} 'weight'", "before Module.__init__() call")
 
 
 @pytest.mark.exercise("2.1")
@@ -105,11 +116,41 @@ def test_register_buffer_errors():
     module.register_buffer("count", my_autograd.Tensor(np.zeros(1, np.float32)))
     if list(module._buffers) != ["count"] or list(module._parameters):
         fail("register_buffer('count', t) should put t in _buffers only")
-    with pytest.raises(TypeError):
-        module.register_buffer("bad", np.zeros(2))  # a NumPy array is not a Tensor
+    try:
+        module.register_buffer("running_mean", None)  # None is allowed: a buffer not set yet
+    except TypeError as error:
+        fail(f"register_buffer('running_mean', None) raised TypeError({error}): None is allowed")
+    if list(module._buffers) != ["count", "running_mean"] or module.running_mean is not None:
+        fail("register_buffer('running_mean', None) should register a buffer holding None")
+    expect_error(
+        TypeError, "register_buffer('bad', np.zeros(2)) (an array, not a Tensor)",
+        module.register_buffer, "bad", np.zeros(2),
+    )  # fmt: skip
     module.note = "x"
-    with pytest.raises(KeyError):
-        module.register_buffer("note", my_autograd.Tensor(np.zeros(1, np.float32)))
+    what = "register_buffer('note', t) when module.note = 'x' already exists"
+    error = expect_error(
+        KeyError, what, module.register_buffer, "note", my_autograd.Tensor(np.zeros(1, np.float32))
+    )
+    expect_message_naming(error, what, "'note'")
+
+
+@pytest.mark.exercise("2.1")
+def test_a_buffer_takes_a_new_tensor_or_none_and_goes_for_anything_else():
+    module = my_nn.Module()
+    module.register_buffer("running", my_autograd.Tensor(np.zeros(2, np.float32)))
+    new = my_autograd.Tensor(np.ones(2, np.float32))
+    module.running = new
+    if module._buffers.get("running") is not new:
+        fail(
+            "after register_buffer('running', t0) and module.running = t1, _buffers['running'] "
+            "should be t1 (state_dict and named_buffers read _buffers)"
+        )
+    module.running = None
+    if "running" not in module._buffers or module._buffers["running"] is not None:
+        fail("module.running = None for the buffer 'running' should keep a buffer holding None")
+    module.running = 5
+    if "running" in module._buffers or module.running != 5:
+        fail("module.running = 5 (not a Tensor) should drop the buffer 'running' and set 5")
 
 
 # ---------------------------------------------------------------------------
@@ -160,6 +201,25 @@ def test_named_members(method):
         got, want = names_and_shapes(mine), names_and_shapes(expected)
     if got != want:
         fail(f"{method}() on {TREE} gave {got}, expected {want}")
+
+
+@pytest.mark.exercise("2.2")
+def test_named_parameters_goes_on_after_a_skipped_one():
+    def module_with_gaps(nn) -> Any:
+        module = nn.Module()
+        shared = nn.Parameter(np.ones(2, np.float32))
+        module._parameters.update(
+            a=shared, unset=None, again=shared, b=nn.Parameter(np.zeros(3, np.float32))
+        )
+        return module
+
+    got = [name for name, _ in module_with_gaps(my_nn).named_parameters()]
+    want = [name for name, _ in module_with_gaps(ref_nn).named_parameters()]
+    if got != want:
+        fail(
+            "named_parameters() on a module whose _parameters are a=p, unset=None, again=p, "
+            f"b=q gave {got}, expected {want}: skip None and repeats, then go on"
+        )
 
 
 @pytest.mark.exercise("2.2")
@@ -255,6 +315,26 @@ def test_load_state_dict_copies_in_place():
     assert_same_array(weight.data, state["head.weight"], "head.weight after load_state_dict", TREE)
     if tuple(result) != ([], []):
         fail(f"load_state_dict of a complete state should return ([], []), got {tuple(result)}")
+
+
+@pytest.mark.exercise("2.3")
+def test_load_state_dict_takes_lists_and_tensors():
+    """Step 1: a Tensor's .data, else np.asarray(value): nested lists load too."""
+    reference = tree(*REF).state_dict()
+    for form in ("nested lists", "Tensors"):
+        target = tree(*MINE)
+        if form == "nested lists":
+            state = {name: (value * 2 - 1).tolist() for name, value in reference.items()}
+        else:
+            state = {name: my_autograd.Tensor(value * 2 - 1) for name, value in reference.items()}
+        target.load_state_dict(state)
+        weight = target._modules["head"]._parameters["weight"]
+        assert_same_array(
+            weight.data,
+            reference["head.weight"] * 2 - 1,
+            f"head.weight after load_state_dict of a state dict of {form}",
+            TREE,
+        )
 
 
 def load_error(nn, autograd, state: dict, strict: bool) -> tuple[str | None, Any, np.ndarray]:
@@ -385,8 +465,24 @@ def test_fan_in_and_fan_out(shape):
     want = ref_init.fan_in_and_fan_out(ref_autograd.Tensor(np.zeros(shape, np.float32)))
     if tuple(got) != want:
         fail(f"fan_in_and_fan_out of a {shape} weight gave {got}, expected {want}")
-    with pytest.raises(ValueError):
-        my_init.fan_in_and_fan_out(my_autograd.Tensor(np.zeros(5, np.float32)))
+    what = "fan_in_and_fan_out of a (5,) tensor (fewer than 2 dimensions)"
+    error = expect_error(
+        ValueError, what, my_init.fan_in_and_fan_out, my_autograd.Tensor(np.zeros(5, np.float32))
+    )
+    expect_message_naming(error, what, "(5,)")
+
+
+@pytest.mark.exercise("2.5")
+@pytest.mark.parametrize("shape", [(6, 5), (8, 4, 3, 3)])
+def test_fans_are_python_ints(shape):
+    """The signature says tuple[int, int]: np.prod gives a NumPy number (1.0 for ())."""
+    got = my_init.fan_in_and_fan_out(my_autograd.Tensor(np.zeros(shape, np.float32)))
+    if not isinstance(got, tuple) or [type(fan) for fan in got] != [int, int]:
+        shown = [type(fan).__name__ for fan in got] if isinstance(got, tuple) else got
+        fail(
+            f"fan_in_and_fan_out of a {shape} weight gave {got!r} ({shown}), expected a tuple "
+            "of two Python ints: int(np.prod(shape[2:]))"
+        )
 
 
 INIT_CASES = [
@@ -473,8 +569,23 @@ def test_linear_forward_and_gradients(x_shape, bias):
     assert_same_array(mine.weight.grad, expected.weight.grad, "gradient of weight", inputs)
     if bias:
         assert_same_array(mine.bias.grad, expected.bias.grad, "gradient of bias", inputs)
-    with pytest.raises(ValueError):
-        mine(my_autograd.Tensor(np.zeros((5, 7), np.float32)))
+    what = "Linear(4, 3) on x of shape (5, 7)"
+    error = expect_error(ValueError, what, mine, my_autograd.Tensor(np.zeros((5, 7), np.float32)))
+    expect_message_naming(error, what, "(5, 7)", "4")
+
+
+def backward_to_input(out, x, want_out, want_x, what: str, inputs: str, seed: int) -> None:
+    """Run backward from `out` with a random upstream gradient, in yours and in the answer
+    key's graph, and compare the gradient that reaches the input `x`."""
+    cut = "a new Tensor built from .data is not connected to x"
+    if not out.requires_grad:
+        fail(f"{what}: the result does not require grad although x does: {cut} ({inputs})")
+    g = random_array(want_out.shape, seed)
+    out.backward(g)
+    want_out.backward(g)
+    if x.grad is None:
+        fail(f"{what}: backward from the result left x.grad None: {cut} ({inputs})")
+    assert_same_array(x.grad, want_x.grad, f"{what}: gradient of x", inputs)
 
 
 @pytest.mark.exercise("2.6")
@@ -484,11 +595,13 @@ def test_linear_forward_and_gradients(x_shape, bias):
 )
 def test_flatten(shape, start_dim, end_dim):
     x = random_array(shape, 21)
-    got = my_nn.Flatten(start_dim, end_dim)(my_autograd.Tensor(x.copy()))
-    want = ref_nn.Flatten(start_dim, end_dim)(ref_autograd.Tensor(x.copy()))
-    assert_same_array(
-        got.data, want.data, f"Flatten({start_dim}, {end_dim}) output", describe({"x": x})
-    )
+    what, inputs = f"Flatten({start_dim}, {end_dim})", describe({"x": x}, 21)
+    my_x = my_autograd.Tensor(x.copy(), requires_grad=True)
+    ref_x = ref_autograd.Tensor(x.copy(), requires_grad=True)
+    got = my_nn.Flatten(start_dim, end_dim)(my_x)
+    want = ref_nn.Flatten(start_dim, end_dim)(ref_x)
+    assert_same_array(got.data, want.data, f"{what} output", inputs)
+    backward_to_input(got, my_x, want, ref_x, what, inputs, seed=22)
 
 
 @pytest.mark.exercise("2.6")
@@ -498,20 +611,24 @@ def test_dropout(p):
     inputs = describe({"x": x}, 5, {"p": p})
     layer, expected = my_nn.Dropout(p), ref_nn.Dropout(p)
     seed_both(5)
-    got = layer(my_autograd.Tensor(x.copy(), requires_grad=True))
-    want = expected(ref_autograd.Tensor(x.copy(), requires_grad=True))
+    my_x = my_autograd.Tensor(x.copy(), requires_grad=True)
+    ref_x = ref_autograd.Tensor(x.copy(), requires_grad=True)
+    got, want = layer(my_x), expected(ref_x)
     assert_same_array(
         got.data,
         want.data,
         "Dropout output in training mode",
         inputs + "; draw the mask as the docstring says",
     )
+    backward_to_input(got, my_x, want, ref_x, f"Dropout({p}) in training mode", inputs, seed=32)
     layer.eval()
     same = my_autograd.Tensor(x.copy())
     if layer(same) is not same:
         fail(f"Dropout({p}) in eval mode should return its input unchanged (the same tensor)")
-    with pytest.raises(ValueError):
-        my_F.dropout(my_autograd.Tensor(x), 1.5)
+    for bad_p in (1.5, -0.1):
+        expect_error(
+            ValueError, f"dropout(x, p={bad_p})", my_F.dropout, my_autograd.Tensor(x), bad_p
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -533,7 +650,7 @@ def check_function(name: str, x: np.ndarray, dim: int, seed: int) -> None:
     want = ref_fn.forward(ref_ctx, x.copy(), dim)
     assert_same_array(got, want, f"{name}.forward output", inputs)
     if not np.array_equal(my_x, x):
-        fail(f"{name}.forward modified its input in place")
+        fail(f"{name}.forward modified its input x in place ({inputs}); compute into a new array")
     g = random_array(want.shape, seed + 1, want.dtype)
     got_grads, want_grads = my_fn.backward(my_ctx, g.copy()), ref_fn.backward(ref_ctx, g.copy())
     if not isinstance(got_grads, tuple) or len(got_grads) != 2 or got_grads[1] is not None:
@@ -561,28 +678,46 @@ def test_softmax_functions_are_stable(name):
 # ---------------------------------------------------------------------------
 
 
+def run_loss(functional, autograd, name: str, arrays: dict, options: dict) -> tuple:
+    """`name`(*arrays, **options) on fresh tensors, then backward: returns the loss, the
+    first argument's tensor, and every argument's array as the call left it."""
+    args = {k: autograd.Tensor(v.copy(), requires_grad=(i == 0)) if v.dtype.kind == "f" else v.copy()
+            for i, (k, v) in enumerate(arrays.items())}  # fmt: skip
+    call_options = dict(options)
+    if "weight" in call_options:
+        call_options["weight"] = autograd.Tensor(call_options["weight"].copy())
+    loss = getattr(functional, name)(*args.values(), **call_options)
+    loss.backward(np.ones(loss.shape, loss.dtype) if loss.ndim else None)
+    left = {
+        k: getattr(v, "data", v) for k, v in {**args, **call_options}.items() if k != "reduction"
+    }
+    return loss, next(iter(args.values())), left
+
+
+FLOAT_ERRORS = {"over": "raise", "invalid": "raise", "divide": "raise"}
+
+
 def compare_loss(
-    name: str, arrays: dict[str, np.ndarray], options: dict[str, Any], seed: int
+    name: str, arrays: dict[str, np.ndarray], options: dict[str, Any], seed: int, hint: str = ""
 ) -> None:
-    """A loss and the gradient of its first argument, yours against the answer key's."""
+    """A loss and the gradient of its first argument, yours against the answer key's.
+    Your loss runs with NumPy's overflow, invalid and divide-by-zero warnings as errors
+    (the answer key raises none), and must leave its arguments unchanged."""
     inputs = describe(arrays, seed, options)
-    results = []
-    for functional, autograd in ((my_F, my_autograd), (ref_F, ref_autograd)):
-        tensors = {k: autograd.Tensor(v.copy(), requires_grad=(i == 0)) if v.dtype.kind == "f" else v.copy()
-                   for i, (k, v) in enumerate(arrays.items())}  # fmt: skip
-        call_options = dict(options)
-        if "weight" in call_options:
-            call_options["weight"] = autograd.Tensor(call_options["weight"].copy())
-        loss = getattr(functional, name)(*tensors.values(), **call_options)
-        if loss.ndim:
-            loss.backward(np.ones(loss.shape, loss.dtype))
-        else:
-            loss.backward()
-        results.append((loss, next(iter(tensors.values()))))
-    (loss, first), (want, want_first) = results
-    assert_same_array(loss.data, want.data, f"{name} value", inputs)
+    try:
+        with np.errstate(**FLOAT_ERRORS):
+            loss, first, left = run_loss(my_F, my_autograd, name, arrays, options)
+    except FloatingPointError as error:
+        fail(f"{name}: NumPy {error} ({inputs}){hint}")
+    want, want_first, _ = run_loss(ref_F, ref_autograd, name, arrays, options)
+    for argument, original in {**arrays, **options}.items():
+        if argument in left and not np.array_equal(left[argument], original):
+            fail(
+                f"{name} modified its argument {argument!r} in place ({inputs}); leave inputs unchanged"
+            )
+    assert_same_array(loss.data, want.data, f"{name} value", inputs + hint)
     assert_same_array(
-        first.grad, want_first.grad, f"{name}: gradient of {next(iter(arrays))}", inputs
+        first.grad, want_first.grad, f"{name}: gradient of {next(iter(arrays))}", inputs + hint
     )
 
 
@@ -608,19 +743,66 @@ def test_mse_loss(reduction):
                  {"reduction": reduction}, 61)  # fmt: skip
 
 
+# Logits so large that exp overflows and softmax rounds to exactly 0 or 1 (float32).
+HUGE_LOGITS = np.array([[1000, 0], [0, 1000], [-1000, 1000], [88, 89], [1e4, -1e4]], np.float32)
+
+
+@pytest.mark.exercise("2.8")
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_classification_losses_are_stable(name, weighted, reduction):
+    logits = HUGE_LOGITS
+    if name == "nll_loss":  # log-probabilities, computed here the stable way
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        logits = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    options: dict[str, Any] = {"reduction": reduction}
+    if weighted:
+        options["weight"] = np.array([0.5, 2.0], np.float32)
+    hint = "; logits like [[1000, 0]]: use log_softmax, never log(softmax(x))"
+    compare_loss(name, {"input": logits, "target": np.array([1, 0, 0, 1, 1])}, options, 0, hint)
+
+
 @pytest.mark.exercise("2.8")
 def test_losses_reject_bad_input():
     scores = my_autograd.Tensor(random_array((3, 4), 71))
-    with pytest.raises(IndexError):
-        my_F.cross_entropy(scores, np.array([0, 4, 1]))  # class 4 of 4 does not exist
-    with pytest.raises(ValueError):
-        my_F.nll_loss(scores, np.array([0, 1]))  # 2 targets for 3 samples
-    with pytest.raises(TypeError):
-        my_F.cross_entropy(scores, np.array([0.0, 1.0, 2.0]))  # class indices must be integers
-    with pytest.raises(ValueError):
-        my_F.mse_loss(scores, my_autograd.Tensor(random_array((4, 3), 72)))
-    with pytest.raises(ValueError):
-        my_F.mse_loss(scores, scores, reduction="average")
+    expect_error(
+        IndexError, "cross_entropy(scores (3, 4), target [0, 4, 1]) (class 4 of 4 does not exist)",
+        my_F.cross_entropy, scores, np.array([0, 4, 1]),
+    )  # fmt: skip
+    expect_error(
+        ValueError, "nll_loss(scores (3, 4), target [0, 1]) (2 targets for 3 samples)",
+        my_F.nll_loss, scores, np.array([0, 1]),
+    )  # fmt: skip
+    expect_error(
+        TypeError, "cross_entropy(scores, target [0.0, 1.0, 2.0]) (class indices must be integers)",
+        my_F.cross_entropy, scores, np.array([0.0, 1.0, 2.0]),
+    )  # fmt: skip
+    expect_error(
+        ValueError, "mse_loss(scores, scores, reduction='average')",
+        my_F.mse_loss, scores, scores, reduction="average",
+    )  # fmt: skip
+    # (N, 1) against (N,) would broadcast to (N, N) without a word: a wrong loss.
+    for shapes in [((4, 1), (4,)), ((4,), (4, 1)), ((3, 4), (4, 3))]:
+        prediction, target = (my_autograd.Tensor(random_array(shape, 72)) for shape in shapes)
+        what = f"mse_loss of a {shapes[0]} prediction and a {shapes[1]} target"
+        error = expect_error(ValueError, what, my_F.mse_loss, prediction, target)
+        expect_message_naming(error, what, str(shapes[0]), str(shapes[1]))
+
+
+@pytest.mark.exercise("2.8")
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_classification_losses_reject_an_unknown_reduction(name, weighted):
+    scores = my_autograd.Tensor(random_array((3, 4), 73))
+    weight = my_autograd.Tensor(np.array([1.0, 2.0, 0.5, 1.0], np.float32)) if weighted else None
+    shown = "[1, 2, 0.5, 1]" if weighted else "None"
+    what = f"{name}(scores (3, 4), target [0, 2, 1], weight={shown}, reduction='average')"
+    error = expect_error(
+        ValueError, what, getattr(my_F, name), scores, np.array([0, 2, 1]), weight=weight,
+        reduction="average",
+    )  # fmt: skip
+    expect_message_naming(error, what, "average")
 
 
 # ---------------------------------------------------------------------------
@@ -647,8 +829,23 @@ def test_save_then_load_round_trip(tmp_path: Path):
         assert_same_array(loaded[name], array, f"loaded[{name!r}]", "save then load")
     if ref_nn.load(path).keys() != loaded.keys():
         fail("the answer key's load() cannot read the file your save() wrote: use the same format")
-    with pytest.raises(TypeError):
-        my_nn.save({"name": np.array(["text"])}, tmp_path / "bad.npz")
+    for entry, value in [("name", np.array(["text"])), (my_nn.FORMAT_KEY, np.zeros(1))]:
+        what = f"save({{{entry!r}: {value!r}}}, path)"
+        error = expect_error(TypeError, what, my_nn.save, {entry: value}, tmp_path / "bad.npz")
+        expect_message_naming(error, what, entry)
+
+
+@pytest.mark.exercise("2.9")
+def test_save_takes_lists_and_numbers(tmp_path: Path):
+    """Step 1: a value that is not a Tensor goes through np.asarray."""
+    state = {"counts": [[1, 2], [3, 4]], "rate": 0.5}
+    path = tmp_path / "plain.npz"
+    my_nn.save(state, path)
+    loaded = my_nn.load(path)
+    for name, value in state.items():
+        if name not in loaded:
+            fail(f"load(save({state}, path)) has no {name!r}")
+        assert_same_array(loaded[name], np.asarray(value), f"loaded[{name!r}]", f"save({state})")
 
 
 class _Canary:
@@ -690,11 +887,13 @@ def test_load_refuses_everything_else(tmp_path: Path):
         try:
             my_nn.load(path)
         except ValueError as error:
-            if str(path) not in str(error):
-                fail(f"loading {problem}: the ValueError should name the file, got: {error}")
+            start = f"cannot load {path} as a kindling checkpoint: "
+            if not str(error).startswith(start):
+                fail(f"loading {problem}: the ValueError should start {start!r}, got: {error}")
         else:
             fail(f"load() accepted {problem} ({path.name}): it should raise ValueError")
         if (tmp_path / "ran-code").exists():
             fail(f"loading {problem} RAN CODE from the file: use np.load(..., allow_pickle=False)")
-    with pytest.raises(FileNotFoundError):
-        my_nn.load(tmp_path / "nowhere.npz")
+    missing = tmp_path / "nowhere.npz"
+    error = expect_error(FileNotFoundError, "load() of a missing file", my_nn.load, missing)
+    expect_message_naming(error, "load() of a missing file", str(missing))

@@ -24,7 +24,13 @@ import kindling.autograd as my_autograd
 import kindling.optim as mine
 import solutions.autograd as ref_autograd
 import solutions.optim as ref
-from grading.check import assert_same_array, describe, expect_error, fail
+from grading.check import (
+    assert_same_array,
+    describe,
+    expect_error,
+    expect_message_naming,
+    fail,
+)
 
 # ---------------------------------------------------------------------------
 # Helpers: a seeded problem, and two optimizers run side by side on it
@@ -303,6 +309,33 @@ def test_zero_grad():
         fail("zero_grad(set_to_none=False) should leave a .grad that is None as None")
 
 
+@pytest.mark.exercise("3.1")
+def test_distinct_parameters_do_not_warn():
+    p0, p1, p2 = Problem(4).params(my_autograd)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mine.SGD([{"params": [p0, p1]}, {"params": [p2]}], lr=0.1)
+    if caught:
+        fail(
+            "SGD([{params=[p0, p1]}, {params=[p2]}]) warned "
+            f"{str(caught[0].message)!r}: warn only when one group holds a parameter twice"
+        )
+
+
+@pytest.mark.exercise("3.1")
+def test_zero_grad_skips_a_missing_gradient_and_goes_on():
+    params = Problem(6).params(my_autograd)
+    opt = mine.SGD([{"params": params}], lr=0.1)
+    params[1].grad = np.ones_like(params[1].data)
+    params[2].grad = np.ones_like(params[2].data)
+    opt.zero_grad()
+    if params[1].grad is not None or params[2].grad is not None:
+        fail(
+            "zero_grad() on one group [p0, p1, p2] where p0.grad is None left p1's or p2's "
+            ".grad: skip a parameter without a gradient and go on with the next"
+        )
+
+
 # ---------------------------------------------------------------------------
 # Exercise 3.2: SGD with momentum
 # ---------------------------------------------------------------------------
@@ -313,6 +346,7 @@ SGD_CASES = [
     ({"lr": 0.05, "momentum": 0.9, "dampening": 0.5}, None),
     ({"lr": 0.05, "momentum": 0.9, "nesterov": True}, None),
     ({"lr": 0.05, "momentum": 0.5, "weight_decay": 0.1}, None),
+    ({"lr": 0.01, "momentum": 0.5, "weight_decay": 1.0}, None),
     ({"lr": 0.02, "momentum": 0.9, "nesterov": True, "weight_decay": 0.05}, None),
     ({"lr": 0.1, "momentum": 0.5}, [((0,), {"lr": 0.02, "momentum": 0.9, "dampening": 0.2}),
                                     ((1, 2), {})]),
@@ -361,6 +395,7 @@ ADAM_CASES = [
     ({"lr": 0.05, "betas": (0.8, 0.99)}, None),
     ({"lr": 0.05, "eps": 0.1}, None),
     ({"lr": 0.05, "weight_decay": 0.1}, None),
+    ({"lr": 0.05, "weight_decay": 1.0}, None),
     ({"lr": 0.05, "amsgrad": True}, None),
     ({"lr": 0.05, "betas": (0.5, 0.9), "weight_decay": 0.05, "amsgrad": True}, None),
     ({"lr": 0.05}, [((0,), {"lr": 0.01, "amsgrad": True}), ((1, 2), {"betas": (0.7, 0.95)})]),
@@ -403,6 +438,7 @@ def test_adam_first_step_moves_each_element_by_lr():
 ADAMW_CASES = [
     ({"lr": 0.05}, None),
     ({"lr": 0.05, "weight_decay": 0.2}, None),
+    ({"lr": 0.05, "weight_decay": 1.0}, None),
     ({"lr": 0.05, "weight_decay": 0.1, "amsgrad": True, "betas": (0.8, 0.9)}, None),
     ({"lr": 0.05, "weight_decay": 0.0}, None),
     ({"lr": 0.05}, [((0,), {"weight_decay": 0.0}), ((1, 2), {"lr": 0.02, "weight_decay": 0.3})]),
@@ -630,6 +666,76 @@ def test_load_state_dict_rejects_a_mismatch():
         )
 
 
+@pytest.mark.exercise("3.5")
+def test_load_state_dict_rejects_state_of_no_parameter():
+    problem = Problem(45)
+    params = problem.params(my_autograd)
+    opt = toy(MyToy, params)
+    run_toy(problem, opt, params, 2)
+    saved = opt.state_dict()
+    saved["state"][7] = copy.deepcopy(saved["state"][0])
+    expect_error(
+        ValueError,
+        f"{TOY_LABEL}.load_state_dict of a state dict with state for parameter 7 (it has 3)",
+        toy(MyToy, problem.params(my_autograd)).load_state_dict,
+        saved,
+    )
+
+
+@pytest.mark.exercise("3.5")
+def test_mismatch_errors_say_what_differs():
+    problem = Problem(46)
+    params = problem.params(my_autograd)
+    saved = toy(MyToy, params).state_dict()
+    fresh = problem.params(my_autograd)
+    cases = [
+        ("2 groups into Toy([p0, p1, p2]), 1 group", MyToy(fresh, lr=0.3)),
+        ("2 groups into Toy([p0, p1]), 1 group as large as the first", MyToy(fresh[:2], lr=0.3)),
+        (
+            "groups of 2 and 1 parameters into Toy([{params=[p0]}, {params=[p1, p2]}])",
+            MyToy([{"params": fresh[:1]}, {"params": fresh[1:]}], lr=0.3),
+        ),
+    ]
+    for what, target in cases:
+        call = f"load_state_dict of a {TOY_LABEL} state dict ({what})"
+        error = expect_error(ValueError, call, target.load_state_dict, saved)
+        expect_message_naming(error, call, "group")
+
+
+@pytest.mark.exercise("3.5")
+def test_options_and_state_are_copied_both_ways():
+    """Mutable options and non-array state (a list here) are copied deeply when saved and
+    when loaded: changing one side later must not change the other."""
+    problem = Problem(47)
+    params = problem.params(my_autograd)
+    opt = toy(MyToy, params)
+    opt.param_groups[0]["milestones"] = [1, 2]
+    run_toy(problem, opt, params, 2)
+    saved = opt.state_dict()
+    opt.param_groups[0]["milestones"].append(3)
+    if saved["param_groups"][0].get("milestones") != [1, 2]:
+        fail(
+            f"{TOY_LABEL} with the list option milestones=[1, 2]: appending to it after "
+            "state_dict() changed the saved option: copy every option deeply"
+        )
+    saved["state"][0]["history"] = [0.5]
+    fresh = problem.params(my_autograd)
+    loaded = toy(MyToy, fresh)
+    loaded.load_state_dict(saved)
+    saved["param_groups"][0]["milestones"].append(4)
+    saved["state"][0]["history"].append(0.25)
+    if loaded.param_groups[0].get("milestones") != [1, 2]:
+        fail(
+            f"{TOY_LABEL}: changing a list option of the state dict after load_state_dict "
+            "changed the optimizer's option: load deep copies of the options"
+        )
+    if loaded.state[fresh[0]].get("history") != [0.5]:
+        fail(
+            f"{TOY_LABEL}: changing the list state 'history' of the state dict after "
+            "load_state_dict changed the optimizer's state: deep-copy values that are not arrays"
+        )
+
+
 # ---------------------------------------------------------------------------
 # Exercise 3.6: learning-rate schedules
 # ---------------------------------------------------------------------------
@@ -798,3 +904,39 @@ def test_clip_grad_value(clip_value):
         if p.grad is not arrays[i]:
             fail(f"{call} replaced parameter {i}'s .grad: clip the same array, in place")
         assert_same_array(p.grad, ref_p.grad, f"{call}: gradient {i} afterwards", inputs)
+
+
+@pytest.mark.exercise("3.7")
+@pytest.mark.parametrize("above", [1.0 + 1e-3, 1.5])
+def test_clip_grad_norm_leaves_gradients_under_max_norm(above):
+    """max_norm a little above the total norm (5): nothing to clip, nothing to raise."""
+    param = my_autograd.Tensor(np.zeros(3, dtype=np.float32), requires_grad=True)
+    param.grad = np.array([3.0, 4.0, 0.0], dtype=np.float32)
+    max_norm = 5.0 * above
+    call = f"clip_grad_norm_([p], max_norm={max_norm:g}, error_if_nonfinite=True)"
+    total = mine.clip_grad_norm_([param], max_norm, error_if_nonfinite=True)
+    assert_same_array(
+        param.grad,
+        np.array([3.0, 4.0, 0.0], dtype=np.float32),
+        f"{call}: the gradient, whose norm 5 is under max_norm",
+        "p.grad = [3, 4, 0]",
+    )
+    if not isinstance(total, float) or abs(total - 5.0) > 1e-5:
+        fail(f"{call} with p.grad = [3, 4, 0] should return 5.0, got {total!r}")
+
+
+@pytest.mark.exercise("3.7")
+def test_clip_grad_norm_takes_inf_as_a_string():
+    """Like torch, norm_type may be the string 'inf': p = float(norm_type)."""
+    param = my_autograd.Tensor(np.zeros(3, dtype=np.float32), requires_grad=True)
+    param.grad = np.array([3.0, -4.0, 0.0], dtype=np.float32)
+    total = mine.clip_grad_norm_([param], 2.0, norm_type="inf")
+    if not isinstance(total, float) or abs(total - 4.0) > 1e-5:
+        fail(f"clip_grad_norm_([p], 2.0, norm_type='inf') with p.grad = [3, -4, 0] should "
+             f"return the largest |element|, 4.0, got {total!r}")  # fmt: skip
+    assert_same_array(
+        param.grad,
+        np.array([1.5, -2.0, 0.0], dtype=np.float32),
+        "clip_grad_norm_([p], 2.0, norm_type='inf'): the gradient",
+        "p.grad = [3, -4, 0]",
+    )

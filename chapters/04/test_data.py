@@ -37,7 +37,13 @@ import solutions.autograd as ref_autograd
 import solutions.data as ref_data
 import solutions.datasets as ref_ds
 import solutions.transforms as ref_T
-from grading.check import assert_same_array, describe, expect_error, fail
+from grading.check import (
+    assert_same_array,
+    describe,
+    expect_error,
+    expect_message_naming,
+    fail,
+)
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -250,11 +256,37 @@ def test_random_split_default_generator():
 def test_random_split_lengths_must_add_up():
     dataset = [f"x{i}" for i in range(10)]
     for lengths in ([3, 3], [4, 7], [0.5, 0.4], [0.6, 0.6], [12, -2], [1.5, -0.5]):
-        expect_error(
-            ValueError,
-            f"random_split(dataset of 10, {lengths}) (lengths that do not add up, or negative)",
-            my_data.random_split, dataset, lengths, generator=rng(0),
-        )  # fmt: skip
+        what = f"random_split(dataset of 10, {lengths}) (lengths that do not add up, or negative)"
+        error = expect_error(
+            ValueError, what, my_data.random_split, dataset, lengths, generator=rng(0)
+        )
+        if sum(lengths) != 1:  # not fractions: the counts do not add up to n
+            expect_message_naming(error, what, str(lengths), "10")
+
+
+@pytest.mark.exercise("4.1")
+@pytest.mark.parametrize(
+    ("n", "lengths"), [(10, [1.0, 0.0]), (10, [0.0, 1.0]), (10, [3.0, 7.0]), (0, [])], ids=str
+)
+def test_random_split_edge_lengths(n, lengths):
+    """Fractions of exactly 0 and 1 are allowed; counts given as floats are used as ints."""
+    dataset = [f"x{i}" for i in range(n)]
+    what = f"random_split(dataset of {n}, {lengths}, generator seed 7)"
+    try:
+        got = my_data.random_split(dataset, lengths, generator=rng(7))
+    except ValueError as error:
+        fail(f"{what} raised ValueError({error}): these lengths are valid")
+    check_split(got, ref_data.random_split(dataset, lengths, generator=rng(7)), dataset, what)
+
+
+@pytest.mark.exercise("4.1")
+@pytest.mark.parametrize(("n", "lengths"), [(10, [0.33, 0.56, 0.11]), (0, [1.5, -0.5])], ids=str)
+def test_random_split_rejects_edge_lengths(n, lengths):
+    """[0.33, 0.56, 0.11] sums to 1.0000000000000002, above 1: counts, as torch decides (they
+    do not add up). A fraction outside [0, 1] is an error even for an empty dataset."""
+    what = f"random_split(dataset of {n}, {lengths})"
+    dataset = [f"x{i}" for i in range(n)]
+    expect_error(ValueError, what, my_data.random_split, dataset, lengths, generator=rng(0))
 
 
 # ---------------------------------------------------------------------------
@@ -294,6 +326,13 @@ def test_random_sampler_seeded(n, seed):
     mine = my_data.RandomSampler(range(n), generator=rng(seed))
     ref = ref_data.RandomSampler(range(n), generator=rng(seed))
     check_epochs(mine, ref, f"RandomSampler over {n} indices, generator seed {seed}")
+
+
+@pytest.mark.exercise("4.2")
+def test_random_sampler_yields_indices_not_examples():
+    mine = my_data.RandomSampler(named_dataset(my_data, "x", 6), generator=rng(9))
+    ref = ref_data.RandomSampler(named_dataset(ref_data, "x", 6), generator=rng(9))
+    check_epochs(mine, ref, "RandomSampler over a dataset of 6 examples 'x0'...'x5', seed 9")
 
 
 @pytest.mark.exercise("4.2")
@@ -432,25 +471,42 @@ def test_default_collate(case):
     compare_collated(got, expected, "result", inputs)
 
 
-ODD_BATCHES: dict[str, tuple[type[Exception], Callable[[], list]]] = {
+@pytest.mark.exercise("4.3")
+@pytest.mark.parametrize("case", ["arrays", "ints", "dicts"])
+def test_default_collate_of_one_sample(case):
+    """A loader's last batch may hold a single sample."""
+    batch = COLLATE_CASES[case](my_autograd)[:1]
+    got = my_data.default_collate(batch)
+    expected = ref_data.default_collate(COLLATE_CASES[case](ref_autograd)[:1])
+    compare_collated(
+        got, expected, "result", f"a batch of one {case} sample: {sample_text(batch[0])}"
+    )
+
+
+# case -> (the error, the batch, what its message must name: the odd sample and its shape)
+ODD_BATCHES: dict[str, tuple[type[Exception], Callable[[], list], tuple[str, ...]]] = {
     "arrays of shapes (2, 3), (2, 3), (3, 2)": (
         ValueError,
         lambda: [*_arrays(0, 2), _arrays(1, 1, (3, 2))[0]],
+        ("2", "(2, 3)", "(3, 2)"),
     ),
     "(array, int) tuples with arrays of shapes (4,) and (5,)": (
         ValueError,
         lambda: [(np.zeros(4, np.float32), 0), (np.zeros(5, np.float32), 1)],
+        ("1", "(4,)", "(5,)"),
     ),
-    "tuples of 2 and 3 fields": (ValueError, lambda: [(1, 2.0), (3, 4.0, 5)]),
-    "objects of an unknown type": (TypeError, lambda: [object(), object()]),
-    "None values": (TypeError, lambda: [None, None]),
+    "tuples of 2 and 3 fields": (ValueError, lambda: [(1, 2.0), (3, 4.0, 5)], ()),
+    "objects of an unknown type": (TypeError, lambda: [object(), object()], ("object",)),
+    "None values": (TypeError, lambda: [None, None], ("NoneType",)),
 }
 
 
 @pytest.mark.exercise("4.3")
 def test_default_collate_errors():
-    for case, (error, make) in ODD_BATCHES.items():
-        expect_error(error, f"default_collate of {case}", my_data.default_collate, make())
+    for case, (error, make, names) in ODD_BATCHES.items():
+        what = f"default_collate of {case}"
+        raised = expect_error(error, what, my_data.default_collate, make())
+        expect_message_naming(raised, what, *names)
 
 
 # ---------------------------------------------------------------------------
@@ -641,10 +697,11 @@ def test_data_loader_bad_options(reference_parts):
     loader = my_data.DataLoader(dataset, batch_size=3)
     if len(loader) != 2:
         fail(f"len(DataLoader(batch_size=3)) over 4 samples is {len(loader)}, expected 2")
-    expect_error(
-        ValueError, "DataLoader(dataset, sampler=[0, 1], shuffle=True)",
-        my_data.DataLoader, dataset, sampler=[0, 1], shuffle=True,
-    )  # fmt: skip
+    what = "DataLoader(dataset, sampler=[0, 1], shuffle=True)"
+    error = expect_error(
+        ValueError, what, my_data.DataLoader, dataset, sampler=[0, 1], shuffle=True
+    )
+    expect_message_naming(error, what, "sampler", "shuffle")
     expect_error(
         ValueError, "DataLoader(dataset, batch_size=0) (build the BatchSampler in __init__)",
         my_data.DataLoader, dataset, batch_size=0,
@@ -696,7 +753,9 @@ def test_to_tensor(shape, dtype):
 def test_to_tensor_rejects_bad_shapes():
     for shape in [(5,), (2, 3, 4, 1)]:
         image = np.zeros(shape, np.uint8)
-        expect_error(ValueError, f"ToTensor() on an image of shape {shape}", my_T.ToTensor(), image)
+        what = f"ToTensor() on an image of shape {shape}"
+        error = expect_error(ValueError, what, my_T.ToTensor(), image)
+        expect_message_naming(error, what, str(shape))
 
 
 NORMALIZE_CASES = [
@@ -730,15 +789,14 @@ def test_normalize(given, shape, dtype, mean, std):
 @pytest.mark.exercise("4.5")
 def test_normalize_rejects_mismatched_channels():
     for shape, mean, std in [
+        ((1, 4, 4), (0.1, 0.2, 0.3), (1, 1, 1)),  # would broadcast to (3, 4, 4) silently
         ((3, 4, 4), (0.1, 0.2), (1.0, 1.0)),
-        ((1, 4, 4), (0.1, 0.2, 0.3), (1, 1, 1)),
         ((4, 4), (0.1,), (1,)),
     ]:
         image = my_autograd.Tensor(np.zeros(shape, np.float32))
-        expect_error(
-            ValueError, f"Normalize(mean={mean}, std={std}) on a Tensor of shape {shape}",
-            my_T.Normalize(mean, std), image,
-        )  # fmt: skip
+        what = f"Normalize(mean={mean}, std={std}) on a Tensor of shape {shape}"
+        error = expect_error(ValueError, what, my_T.Normalize(mean, std), image)
+        expect_message_naming(error, what, str(shape))
 
 
 @pytest.mark.exercise("4.5")
@@ -841,10 +899,11 @@ def test_random_crop_default_generator():
 def test_random_crop_too_large():
     image = my_autograd.Tensor(np.zeros((3, 8, 8), np.float32))
     for size, padding in [(9, 0), ((8, 9), 0), ((9, 8), 0), (13, 2), ((12, 13), 2)]:
-        expect_error(
-            ValueError, f"RandomCrop({size!r}, padding={padding}) on a (3, 8, 8) Tensor",
-            my_T.RandomCrop(size, padding=padding, generator=rng(0)), image,
-        )  # fmt: skip
+        what = f"RandomCrop({size!r}, padding={padding}) on a (3, 8, 8) Tensor"
+        crop = my_T.RandomCrop(size, padding=padding, generator=rng(0))
+        error = expect_error(ValueError, what, crop, image)
+        too_big = max(size) if isinstance(size, tuple) else size
+        expect_message_naming(error, what, str(too_big), str(8 + 2 * padding))
 
 
 @pytest.mark.exercise("4.6")
@@ -938,6 +997,14 @@ def test_read_idx(tmp_path, name, shape, dtype, expected_ndim):
     assert_same_array(again, expected, f"{call} with the path as a str", inputs)
 
 
+@pytest.mark.exercise("4.7")
+def test_read_idx_of_no_items(tmp_path):
+    """A header that announces 0 items and no data after it is a valid, empty file."""
+    path = write_file(tmp_path / "empty-idx1-ubyte", idx_bytes(np.zeros(0, np.uint8)))
+    got = my_ds.read_idx(path)
+    assert_same_array(got, np.zeros(0, np.uint8), "read_idx('empty-idx1-ubyte')", "shape (0,)")
+
+
 def _valid(shape=(2, 3, 4)) -> bytes:
     return idx_bytes(_idx_array(shape, np.uint8, 0))
 
@@ -947,6 +1014,16 @@ BAD_IDX_FILES: dict[str, tuple[str, Callable[[], bytes], int | None]] = {
     "3-D data read with expected_ndim=1": ("images-idx3-ubyte", _valid, 1),
     "1-D data read with expected_ndim=3": ("labels-idx1-ubyte", lambda: _valid((5,)), 3),
     "a bad magic number (first byte 1)": ("magic-idx3-ubyte", lambda: b"\x01" + _valid()[1:], None),
+    "a bad magic number (second byte 8)": (
+        "magic2-idx3-ubyte",
+        lambda: b"\x00\x08" + _valid()[2:],
+        None,
+    ),
+    "a bad magic number (second byte 1), gzipped": (
+        "magic2-idx1-ubyte.gz",
+        lambda: gzip.compress(b"\x00\x01" + _valid((5,))[2:]),
+        1,
+    ),
     "an unknown type byte 0x0A": ("type-idx3-ubyte", lambda: b"\x00\x00\x0a" + _valid()[3:], None),
     "an empty file": ("empty-idx3-ubyte", lambda: b"", None),
     "a header cut after two of three sizes": ("header-idx3-ubyte", lambda: _valid()[:12], None),
@@ -979,6 +1056,9 @@ def test_read_idx_rejects_damaged_files(tmp_path, case):
     error = expect_error(ValueError, f"{call} on {case}", my_ds.read_idx, path, **options)
     if name not in str(error):
         fail(f"{call} on {case}: the ValueError should name the file; it says {str(error)!r}")
+    # A wrong data length names both lengths: the (2, 3, 4) header needs 24 bytes.
+    lengths = {"data one byte short": ("23", "24"), "one extra byte after the data": ("25", "24")}
+    expect_message_naming(error, f"{call} on {case}", *lengths.get(case, ()))
 
 
 @pytest.mark.exercise("4.7")
@@ -1209,3 +1289,49 @@ def test_fetch_names_every_mirror_when_all_fail(mirror, tmp_path):
         fail(f"{what}: the folder holds {listing(folder)} afterwards, expected nothing")
     if not os.path.isdir(folder):
         fail(f"{what}: fetch should create the folder (with its parents)")
+
+
+class NoLengthHandler(http.server.BaseHTTPRequestHandler):
+    """Sends GOOD without a Content-Length: the body ends when the connection closes."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(GOOD)
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.exercise("4.8")
+def test_download_file_without_a_content_length(mirror, tmp_path):
+    """`mirror` only sets no_proxy for 127.0.0.1; this server is another one."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoLengthHandler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/data.bin"
+    destination = tmp_path / "data.bin"
+    try:
+        my_ds.download_file(url, destination, GOOD_MD5, timeout=10.0)
+    except my_ds.DownloadError as error:
+        fail(f"download_file of 150000 bytes sent without a Content-Length raised: {error}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    if not destination.exists() or destination.read_bytes() != GOOD:
+        fail("download_file of a body sent without a Content-Length did not write it intact")
+
+
+@pytest.mark.exercise("4.8")
+def test_fetch_into_a_folder_that_exists(mirror, tmp_path):
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    what = "fetch('data.bin', md5, folder, [good]) where folder already exists"
+    try:
+        result = my_ds.fetch("data.bin", GOOD_MD5, folder, [f"{mirror.url}/good/"])
+    except FileExistsError as error:
+        fail(f"{what} raised FileExistsError ({error}): create the folder only if it is missing")
+    if Path(result) != folder / "data.bin" or (folder / "data.bin").read_bytes() != GOOD:
+        fail(f"{what} returned {result!r} and did not leave the good data.bin in the folder")

@@ -5,8 +5,13 @@ to the answer key, and compares results and every input's gradient with float32
 tolerances (the answer key sums in its own order, on its Numba kernels, so yours may
 differ in the last bits). Convolution and pooling are graded through their Function's
 `forward` and `backward` directly, over a grid of batch sizes, channels, odd and
-non-square images, kernels 1 to 5, strides 1 to 3 and paddings 0 to 2. The Numba
-kernels (5.5, 5.6) are graded on their results only: any correct kernel passes.
+non-square images, kernels 1 to 5 (square or not), strides 1 to 3 and paddings 0 to 2.
+The Numba kernels (5.4, 5.5, 5.6) are graded on their results, and for races: no two
+iterations of a `prange` loop may write the same element (grading/kernel_checks.py runs
+each kernel's Python source to find such a pair, then runs the compiled kernel again and
+again with more threads than cores). A kernel costs only its own exercise: the tests of
+the other exercises (a Function that calls `kernels.im2col`, the ConvNet whose fc1 calls
+`kernels.matmul`) run on the answer key's kernels in place of yours.
 
 Numba compiles a kernel the first time it is called with given types. This file compiles
 the kernels (the answer key's, and yours for the same argument types) when it is
@@ -38,6 +43,7 @@ import solutions.functional as ref_F
 import solutions.kernels as ref_kernels
 import solutions.nn as ref_nn
 from grading.check import assert_same_array, assert_unchanged, describe, expect_error, fail
+from grading.kernel_checks import RepeatedRuns, find_race
 
 MINE = (my_cnn, my_nn, my_autograd, my_F)
 REF = (ref_cnn, ref_nn, ref_autograd, ref_F)
@@ -90,6 +96,32 @@ def _compile_kernels() -> None:
 
 
 _compile_kernels()
+
+# The exercise that writes each of kindling.kernels' functions (the others are provided).
+KERNEL_EXERCISE = {
+    "matmul": "5.5",
+    "im2col": "5.6",
+    "col2im": "5.6",
+    "max_pool2d_forward": "5.4",
+    "max_pool2d_backward": "5.4",
+}
+
+
+@pytest.fixture(autouse=True)
+def answer_key_kernels_elsewhere(request, monkeypatch):
+    """A kernel's mistake costs only its own exercise: during a test of any other
+    exercise, kindling.kernels' functions (and their names in your cnn module) are the
+    answer key's. The answer key's autograd finds kernels.matmul there too."""
+    marker = request.node.get_closest_marker("exercise")
+    exercise = marker.args[0] if marker else None
+    for name in ref_kernels.__all__:
+        mine, reference = getattr(my_kernels, name, None), getattr(ref_kernels, name)
+        if mine is None or mine is reference or KERNEL_EXERCISE.get(name) == exercise:
+            continue
+        monkeypatch.setattr(my_kernels, name, reference)
+        for attribute, value in vars(my_cnn).items():  # `from .kernels import im2col as ...`
+            if value is mine:
+                monkeypatch.setattr(my_cnn, attribute, reference)
 
 
 def check_function(
@@ -379,9 +411,12 @@ def test_max_pool_kernels(case, values):
     assert_same_array(argmax, want_argmax, where, inputs)
     assert_unchanged({"x": x}, {"x": my_x}, "kernels.max_pool2d_forward")
     grad_output = random_array(want_out.shape, seed + 1)
-    got = my_kernels.max_pool2d_backward(grad_output.copy(), want_argmax.copy(), h, w)
+    mine = {"grad_output": grad_output.copy(), "argmax": want_argmax.copy()}
+    got = my_kernels.max_pool2d_backward(*mine.values(), h, w)
     want = ref_kernels.max_pool2d_backward(grad_output.copy(), want_argmax.copy(), h, w)
     assert_same_array(got, want, "kernels.max_pool2d_backward (given the right argmax)", inputs)
+    before = {"grad_output": grad_output, "argmax": want_argmax}
+    assert_unchanged(before, mine, "kernels.max_pool2d_backward")
 
 
 @pytest.mark.exercise("5.4")
@@ -510,6 +545,109 @@ def test_kernels_col2im(case):
     want = ref_kernels.col2im(cols.copy(), *options.values())
     assert_same_array(got, want, "kernels.col2im (every copy of a pixel added back)", inputs)
     assert_unchanged({"cols": cols}, {"cols": my_cols}, "kernels.col2im")
+
+
+# ---------------------------------------------------------------------------
+# Exercises 5.4, 5.5, 5.6: no two parallel tasks write the same element
+# ---------------------------------------------------------------------------
+
+
+def pool_with_a_shared_winner(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """Random values with one large value per plane, away from the edges: it wins every
+    3x3 window around it, windows of three different output rows."""
+    x = random_array(shape, seed)
+    x[:, :, 2, 2] = 10
+    return x
+
+
+# The tracer runs Python: small inputs. Compiled runs need many collisions to show one.
+TRACED_SIZE = (2, 2, 7, 6)  # (N, C, H, W)
+COMPILED_SIZE = (4, 16, 64, 64)
+
+
+def race_inputs(kernel: str, size: tuple[int, int, int, int]) -> tuple:
+    """Arguments for `kernel` on which careless tasks collide: overlapping windows (stride
+    1, kernel 3 x 2 or 3 x 3), several images and output rows, several blocks of C."""
+    n, c, h, w = size
+    seed = 900 + h
+    if kernel == "im2col":
+        return (random_array(size, seed), 3, 2, 1, 1)
+    if kernel == "col2im":
+        cols = random_array(cols_shape((n, c, h, w, 1, 3, 2, 1, 1)), seed)
+        return (cols, n, c, h, w, 3, 2, 1, 1)
+    pooled = pool_with_a_shared_winner(size, seed)
+    if kernel == "max_pool2d_forward":
+        return (pooled, 3, 1, 1)
+    if kernel == "max_pool2d_backward":
+        out, argmax = ref_kernels.max_pool2d_forward(pooled, 3, 1, 1)
+        return (random_array(out.shape, seed + 1), argmax, h, w)
+    # matmul: 2h + 116 rows and 100 columns cross the answer key's blocks (128 x 48)
+    a, b = random_array((2 * h + 116, c + 1), seed), random_array((c + 1, 100), seed + 1)
+    if kernel == "_matmul_2d":
+        return (a, np.ascontiguousarray(b.T), np.empty((a.shape[0], 100), np.float32))
+    return (a, b)
+
+
+def race_options(args: tuple) -> str:
+    arrays = {f"argument {i}": a for i, a in enumerate(args) if isinstance(a, np.ndarray)}
+    numbers = [a for a in args if not isinstance(a, np.ndarray)]
+    return describe(arrays, options={"then": numbers} if numbers else None)
+
+
+# The compiled kernels, run again and again in a fresh process with many more threads
+# than cores (measured: a col2im with one task per output row, racing, gave a wrong
+# result in 11 of 30 runs with 32 threads, never with 2); one process for all kernels,
+# started now, in the background, and read by the tests below.
+REPEATED_CALLS = ["im2col", "col2im", "max_pool2d_forward", "max_pool2d_backward", "matmul"]
+REPEATED = RepeatedRuns(
+    {name: (name, race_inputs(name, COMPILED_SIZE)) for name in REPEATED_CALLS},
+    runs=30,
+    threads=32,
+)
+
+
+def check_no_race(traced: str, compiled: str) -> None:
+    """Fail when two prange iterations of kernels.`traced` write one element (found by
+    running its Python source), or when kernels.`compiled`'s results change between runs."""
+    args = race_inputs(traced, TRACED_SIZE)
+    race = find_race(getattr(my_kernels, traced), *(copy_of(a) for a in args))
+    if race is not None:
+        fail(
+            f"kernels.{traced}: results change from run to run: {race}, and two tasks that "
+            f"write one element can overwrite each other ({race_options(args)}). Give each "
+            "task elements of its own"
+        )
+    report = REPEATED.results().get(compiled, {})
+    if report.get("status") == "differs":
+        inputs = race_options(race_inputs(compiled, COMPILED_SIZE))
+        fail(
+            f"kernels.{compiled}: results change from run to run: run {report['run']} of "
+            f"{REPEATED.runs} (with {REPEATED.threads} threads) differs from the first at "
+            f"index {tuple(report['index'])} of output {report['output']}: {report['first']:.6g}"
+            f", then {report['again']:.6g} ({inputs}). Two tasks write the same element: give "
+            "each task elements of its own"
+        )
+
+
+def copy_of(value: Any) -> Any:
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+@pytest.mark.exercise("5.4")
+@pytest.mark.parametrize("kernel", ["max_pool2d_forward", "max_pool2d_backward"])
+def test_pool_kernels_have_no_races(kernel):
+    check_no_race(kernel, kernel)
+
+
+@pytest.mark.exercise("5.5")
+def test_matmul_kernel_has_no_races():
+    check_no_race("_matmul_2d", "matmul")
+
+
+@pytest.mark.exercise("5.6")
+@pytest.mark.parametrize("kernel", ["im2col", "col2im"])
+def test_im2col_kernels_have_no_races(kernel):
+    check_no_race(kernel, kernel)
 
 
 # ---------------------------------------------------------------------------

@@ -4,13 +4,15 @@ Your CUDA kernels are graded on their results, against NumPy, on small odd sizes
 (never a multiple of the block or the tile, so every guard and edge is used). With
 no NVIDIA driver, the grading plugin runs them on numba-cuda's simulator, which runs
 one Python thread per CUDA thread: slow, so the sizes stay tiny. On a GPU, one larger
-case is added to each exercise. Kernels that use shared memory are also checked for
-two `cuda.shared.array` declarations on one line, which the simulator mixes up.
+case is added to each exercise. Each kernel's source is also read before it runs
+(grading/kernel_checks.py): two `cuda.shared.array` declarations on one line, which the
+simulator mixes up, and a `cuda.syncthreads()` that only some threads of a block reach
+(inside an `if` or loop on the thread's index, or after such a `return`), which the
+simulator lets pass but a GPU hangs on, both fail the exercise.
 """
 
 from __future__ import annotations
 
-import ast
 import math
 import os
 from pathlib import Path
@@ -23,11 +25,13 @@ import kindling.gpu as my_gpu
 import solutions.cnn as ref_cnn
 from grading.check import (
     assert_same_array,
+    assert_unchanged,
     describe,
     expect_error,
     expect_message_naming,
     fail,
 )
+from grading.kernel_checks import barrier_problems, shared_arrays_on_one_line
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 RTOL, ATOL = 1e-4, 1e-5
@@ -46,36 +50,15 @@ def larger_on_a_gpu(cases: list, large: tuple) -> list:
     return cases if SIMULATED else [*cases, large]
 
 
-def shared_arrays_on_one_line(function_name: str) -> str | None:
-    """A message when the learner's kernel declares two shared arrays on one line."""
+def check_kernel_source(function_name: str) -> None:
+    """Fail on what the simulator cannot show about the learner's kernel: two shared
+    arrays declared on one line, or a barrier that only some threads reach."""
     path = Path(my_gpu.__file__)
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == function_name:
-            lines: dict[int, int] = {}
-            for call in ast.walk(node):
-                if (
-                    isinstance(call, ast.Call)
-                    and isinstance(call.func, ast.Attribute)
-                    and call.func.attr == "array"
-                    and isinstance(call.func.value, ast.Attribute)
-                    and call.func.value.attr == "shared"
-                ):
-                    lines[call.lineno] = lines.get(call.lineno, 0) + 1
-            for line, count in sorted(lines.items()):
-                if count > 1:
-                    return (
-                        f"{function_name} declares {count} cuda.shared.array on line {line} of "
-                        f"{path.name}: the simulator tells shared arrays apart by their line, so "
-                        "these would share one memory. Declare each on its own line."
-                    )
-    return None
-
-
-def check_one_declaration_per_line(function_name: str) -> None:
-    problem = shared_arrays_on_one_line(function_name)
-    if problem:
-        fail(problem)
+    problems = barrier_problems(path, function_name)
+    aliased = shared_arrays_on_one_line(path, function_name)
+    for problem in [aliased, *problems]:
+        if problem:
+            fail(problem)
 
 
 # ---------------------------------------------------------------------------
@@ -86,9 +69,12 @@ def check_one_declaration_per_line(function_name: str) -> None:
 @pytest.mark.exercise("5.10")
 @pytest.mark.parametrize("length", larger_on_a_gpu([1, 5, 128, 129, 300], 1_000_003))
 def test_scale_add_matches_numpy(length):
+    check_kernel_source("scale_add_kernel")
     x, y = random_array(length, length), random_array(length, length + 1)
-    got = my_gpu.scale_add(2.5, x, y)
-    assert_same_array(got, 2.5 * x + y, "scale_add(2.5, x, y)", describe({"x": x, "y": y}))
+    expected, my_x, my_y = 2.5 * x + y, x.copy(), y.copy()
+    got = my_gpu.scale_add(2.5, my_x, my_y)
+    assert_same_array(got, expected, "scale_add(2.5, x, y)", describe({"x": x, "y": y}))
+    assert_unchanged({"x": x, "y": y}, {"x": my_x, "y": my_y}, "scale_add(2.5, x, y)")
 
 
 @pytest.mark.exercise("5.10")
@@ -131,7 +117,7 @@ def expected_partials(x: np.ndarray, blocks: int) -> np.ndarray:
     ("length", "blocks"), larger_on_a_gpu([(1, 1), (100, 1), (300, 2), (1001, 3)], (999_999, 80))
 )
 def test_block_sums(length, blocks):
-    check_one_declaration_per_line("block_sum_kernel")
+    check_kernel_source("block_sum_kernel")
     x = random_array(length, length)
     partial = np.full(blocks, np.nan, dtype=np.float32)
     my_gpu.block_sum_kernel[blocks, my_gpu.THREADS](x, partial)
@@ -141,6 +127,7 @@ def test_block_sums(length, blocks):
 
 @pytest.mark.exercise("5.11")
 def test_gpu_sum_adds_every_element():
+    check_kernel_source("block_sum_kernel")
     x = random_array(777, 7)
     got, expected = my_gpu.gpu_sum(x, blocks=2), float(x.astype(np.float64).sum())
     if not math.isclose(got, expected, rel_tol=RTOL, abs_tol=1e-3):
@@ -160,39 +147,48 @@ def test_gpu_sum_adds_every_element():
     ),
 )
 def test_matmul_tiled_matches_numpy(m, k, n):
-    check_one_declaration_per_line("matmul_tiled_kernel")
+    check_kernel_source("matmul_tiled_kernel")
     a, b = random_array((m, k), m + k), random_array((k, n), k + n)
     expected = (a.astype(np.float64) @ b.astype(np.float64)).astype(np.float32)
     inputs = describe({"a": a, "b": b}, options={"TILE": my_gpu.TILE})
-    assert_same_array(my_gpu.matmul_tiled(a, b), expected, "matmul_tiled(a, b)", inputs)
+    my_a, my_b = a.copy(), b.copy()
+    assert_same_array(my_gpu.matmul_tiled(my_a, my_b), expected, "matmul_tiled(a, b)", inputs)
+    assert_unchanged({"a": a, "b": b}, {"a": my_a, "b": my_b}, "matmul_tiled(a, b)")
 
 
 # ---------------------------------------------------------------------------
 # Exercise 5.13: a convolution kernel
 # ---------------------------------------------------------------------------
 
-CONV_CASES = [  # (N, C, H, W), filters, kernel, stride, padding
-    ((1, 1, 5, 5), 1, 3, 1, 0),
-    ((2, 3, 7, 6), 4, 3, 1, 1),
-    ((1, 2, 8, 9), 3, 3, 2, 0),
-    ((2, 1, 5, 5), 2, 2, 2, 1),
-    ((1, 2, 6, 7), 2, 5, 1, 2),
+CONV_CASES = [  # (N, C, H, W), filters, (kernel_h, kernel_w), stride, padding
+    ((1, 1, 5, 5), 1, (3, 3), 1, 0),
+    ((2, 3, 7, 6), 4, (3, 3), 1, 1),
+    ((1, 2, 8, 9), 3, (3, 3), 2, 0),
+    ((2, 1, 5, 5), 2, (2, 2), 2, 1),
+    ((1, 2, 6, 7), 2, (5, 5), 1, 2),
+    ((2, 2, 6, 9), 3, (3, 5), 1, 1),  # non-square kernels: rows and columns told apart
+    ((1, 3, 9, 5), 2, (4, 2), 2, 2),
 ]
 
 
 @pytest.mark.exercise("5.13")
 @pytest.mark.parametrize(
     ("x_shape", "filters", "kernel", "stride", "padding"),
-    larger_on_a_gpu(CONV_CASES, ((8, 16, 20, 21), 12, 3, 1, 1)),
+    larger_on_a_gpu(CONV_CASES, ((8, 16, 20, 21), 12, (3, 5), 1, 1)),
+    ids=lambda value: "x".join(map(str, value)) if isinstance(value, tuple) else str(value),
 )
 def test_conv2d_kernel_matches_numpy(x_shape, filters, kernel, stride, padding):
+    check_kernel_source("conv2d_kernel")
+    kernel_h, kernel_w = kernel
     x = random_array(x_shape, sum(x_shape))
-    weight = random_array((filters, x_shape[1], kernel, kernel), filters)
-    bias = random_array(filters, kernel)
-    cols = ref_cnn.im2col(x.astype(np.float64), kernel, kernel, stride, padding)
-    out_h = (x_shape[2] + 2 * padding - kernel) // stride + 1
+    weight = random_array((filters, x_shape[1], kernel_h, kernel_w), filters)
+    bias = random_array(filters, kernel_h + kernel_w)
+    cols = ref_cnn.im2col(x.astype(np.float64), kernel_h, kernel_w, stride, padding)
+    out_h = (x_shape[2] + 2 * padding - kernel_h) // stride + 1
     flat = cols @ weight.reshape(filters, -1).T.astype(np.float64) + bias
     expected = flat.reshape(x_shape[0], out_h, -1, filters).transpose(0, 3, 1, 2)
-    got = my_gpu.conv2d_forward(x, weight, bias, stride, padding)
+    mine = {"x": x.copy(), "weight": weight.copy(), "bias": bias.copy()}
+    got = my_gpu.conv2d_forward(*mine.values(), stride, padding)
     inputs = describe({"x": x, "weight": weight}, options={"stride": stride, "padding": padding})
     assert_same_array(got, expected.astype(np.float32), "conv2d_forward(x, weight, bias)", inputs)
+    assert_unchanged({"x": x, "weight": weight, "bias": bias}, mine, "conv2d_forward")

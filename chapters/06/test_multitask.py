@@ -96,7 +96,8 @@ def compare_parameters(mine: Any, ref: Any, what: str, inputs: str, field: str =
         if expected is None:
             continue
         if got is None:
-            fail(f"{what}: {name}.{field} is None, expected an array ({inputs})")
+            why = "; no gradient reached it: is the graph cut (a Tensor rebuilt from .data)?"
+            fail(f"{what}: {name}.{field} is None, expected an array ({inputs}){why}")
         assert_same_array(np.asarray(got), np.asarray(expected), f"{what}: {name}.{field}", inputs)
 
 
@@ -167,8 +168,11 @@ def test_no_heads_is_an_error():
 def test_rotate_matches(shape, degrees):
     image = np.abs(random_array(shape, shape[0]))
     inputs = describe({"image": image}, options={"degrees": degrees})
-    got = my_mt.rotate(image.copy(), degrees)
+    given = image.copy()
+    got = my_mt.rotate(given, degrees)
     assert_same_array(got, ref_mt.rotate(image.copy(), degrees), "rotate(image, degrees)", inputs)
+    if not np.array_equal(given, image):
+        fail(f"rotate(image, degrees) modified its input image in place ({inputs})")
 
 
 @pytest.mark.exercise("6.2")
@@ -212,6 +216,45 @@ def test_rotated_digits_rejects_flat_images():
     what = "RotatedDigits(base)[0] with images of shape (8, 8), not (1, 8, 8)"
     error = expect_error(ValueError, what, my_mt.RotatedDigits(flat).__getitem__, 0)
     expect_message_naming(error, what, "(8, 8)")
+
+
+@pytest.mark.exercise("6.2")
+def test_rotated_digits_reads_tensors_and_plain_labels():
+    """A base may yield Tensors (image and label) or an array and a Python int."""
+    rng = np.random.default_rng(4)
+    images = np.abs(rng.standard_normal((2, 1, 6, 6))).astype(np.float32)
+    for form in ("Tensors", "an array and an int"):
+
+        def base(side: Side, form: str = form) -> list:
+            if form == "Tensors":
+                return [
+                    (side.autograd.tensor(images[i]), side.autograd.tensor(i + 3)) for i in range(2)
+                ]
+            return [(images[i], i + 3) for i in range(2)]
+
+        mine = my_mt.RotatedDigits(base(MINE), max_degrees=40.0, seed=2)
+        ref = ref_mt.RotatedDigits(base(REF), max_degrees=40.0, seed=2)
+        for index in range(2):
+            what = f"RotatedDigits(base yielding {form})[{index}]"
+            image, targets = mine[index]
+            expected_image, expected = ref[index]
+            assert_same_array(
+                np.asarray(image.data), expected_image.data, f"{what}'s image", "6x6 images"
+            )
+            if targets.get("digit") != expected["digit"] or type(targets["digit"]) is not int:
+                fail(
+                    f"{what}: digit {targets.get('digit')!r}, expected the int {expected['digit']}"
+                )
+
+
+@pytest.mark.exercise("6.2")
+def test_rotated_digits_rejects_several_channels():
+    colour = my_data.TensorDataset(
+        my_autograd.tensor(np.zeros((2, 3, 8, 8), np.float32)), my_autograd.tensor(np.zeros(2))
+    )
+    what = "RotatedDigits(base)[0] with images of shape (3, 8, 8), not (1, 8, 8)"
+    error = expect_error(ValueError, what, my_mt.RotatedDigits(colour).__getitem__, 0)
+    expect_message_naming(error, what, "(3, 8, 8)")
 
 
 # ---------------------------------------------------------------------------
@@ -293,6 +336,22 @@ def test_a_head_without_a_loss_is_named():
     expect_message_naming(error, what, "digit")
 
 
+@pytest.mark.exercise("6.3")
+def test_missing_task_errors_say_what_lacks_it():
+    """check_tasks names the task and what lacks it: the targets, or the losses."""
+    my_out, my_targets, *_ = loss_case(7)
+    del my_targets["angle"]
+    what = "WeightedLoss(losses)(outputs, targets) with no 'angle' in the targets"
+    error = expect_error(KeyError, what, my_mt.WeightedLoss(MINE.losses()), my_out, my_targets)
+    expect_message_naming(error, what, "angle", "target")
+    my_out, my_targets, *_ = loss_case(7)
+    losses = MINE.losses()
+    del losses["digit"]
+    what = "WeightedLoss(losses)(outputs, targets) with an output 'digit' but no loss for it"
+    error = expect_error(KeyError, what, my_mt.WeightedLoss(losses), my_out, my_targets)
+    expect_message_naming(error, what, "digit", "loss")
+
+
 # ---------------------------------------------------------------------------
 # Exercise 6.4: uncertainty weighting
 # ---------------------------------------------------------------------------
@@ -308,6 +367,24 @@ def test_uncertainty_loss_and_its_gradients_match(log_vars):
     mine.log_vars.data[...] = log_vars
     ref.log_vars.data[...] = log_vars
     compare_losses(mine, ref, 7, f"UncertaintyWeightedLoss with log_vars={list(log_vars)}")
+
+
+@pytest.mark.exercise("6.4")
+def test_log_vars_are_a_parameter_starting_at_zero():
+    mine = my_mt.UncertaintyWeightedLoss(MINE.losses(), KINDS)
+    ref = ref_mt.UncertaintyWeightedLoss(REF.losses(), KINDS)
+    what = "UncertaintyWeightedLoss(losses, kinds) as built"
+    listed = [name for name, _ in mine.named_parameters()]
+    log_vars = getattr(mine, "log_vars", None)
+    if not isinstance(log_vars, my_nn.Parameter) or not any(
+        p is log_vars for p in mine.parameters()
+    ):
+        fail(
+            f"{what}: log_vars must be a Parameter, so that criterion.parameters() lists it "
+            f"for the optimizer (a plain Tensor is never trained); parameters() lists {listed}"
+        )
+    assert_same_array(log_vars.data, ref.log_vars.data, f"{what}: log_vars", "zeros at first")
+    compare_losses(mine, ref, 10, f"{what} (log_vars as initialised)")
 
 
 @pytest.mark.exercise("6.4")
@@ -336,6 +413,21 @@ def test_task_weights():
         not np.isclose(got[task], expected[task], rtol=1e-5) for task in expected
     ):
         fail(f"task_weights() = {got}, expected {expected} (log_vars = [0.5, -1.0])")
+
+
+@pytest.mark.exercise("6.4")
+def test_a_task_without_an_output_is_skipped_not_the_rest():
+    """The first task in `kinds` ('digit') has no output: skip it, and add the others."""
+    mine = my_mt.UncertaintyWeightedLoss(MINE.losses(), KINDS)
+    ref = ref_mt.UncertaintyWeightedLoss(REF.losses(), KINDS)
+    mine.log_vars.data[...] = (0.3, -0.6)
+    ref.log_vars.data[...] = (0.3, -0.6)
+    my_out, my_targets, ref_out, ref_targets, inputs = loss_case(10)
+    del my_out["digit"], ref_out["digit"]
+    total, _ = mine(my_out, my_targets)
+    expected, _ = ref(ref_out, ref_targets)
+    what = "UncertaintyWeightedLoss(kinds digit, angle) with outputs for 'angle' only: total"
+    assert_same_array(np.asarray(total.data), np.asarray(expected.data), what, inputs)
 
 
 # ---------------------------------------------------------------------------
@@ -384,11 +476,39 @@ def test_huge_rates_do_not_overflow():
 
 
 @pytest.mark.exercise("6.5")
+def test_end_epoch_records_the_values_not_the_dict():
+    mine = my_mt.DynamicWeightAverage(TASKS)
+    ref = ref_mt.DynamicWeightAverage(TASKS)
+    losses = {"total": 6.0, "digit": 2.0, "angle": 4.0}  # as train_epoch returns them
+    for dwa in (mine, ref):
+        dwa.end_epoch(losses)
+    losses.update(total=5.0, digit=1.0)  # the caller reuses its dict for the next epoch
+    for dwa in (mine, ref):
+        dwa.end_epoch(losses)
+    got, expected = mine.weights(), ref.weights()
+    if set(got) != set(expected) or any(
+        not np.isclose(got[t], expected[t], rtol=1e-6) for t in expected
+    ):
+        fail(
+            f"weights() = {got}, expected {expected} after end_epoch(losses), losses['digit'] "
+            "changed from 2.0 to 1.0, end_epoch(losses): record the values, not the caller's dict"
+        )
+
+
+@pytest.mark.exercise("6.5")
 def test_an_epoch_without_a_task_is_named():
     what = "DynamicWeightAverage(['digit', 'angle']).end_epoch({'digit': 1.0})"
     dwa = my_mt.DynamicWeightAverage(TASKS)
     error = expect_error(KeyError, what, dwa.end_epoch, {"digit": 1.0})
     expect_message_naming(error, what, "angle")
+
+
+@pytest.mark.exercise("6.5")
+def test_a_missing_loss_error_says_the_losses_lack_it():
+    what = "DynamicWeightAverage(['digit', 'angle']).end_epoch({'digit': 1.0})"
+    dwa = my_mt.DynamicWeightAverage(TASKS)
+    error = expect_error(KeyError, what, dwa.end_epoch, {"digit": 1.0})
+    expect_message_naming(error, what, "angle", "loss")
 
 
 # ---------------------------------------------------------------------------
@@ -431,6 +551,20 @@ def test_one_epoch_matches():
     if not mine.training:
         fail("train_epoch left the model in evaluation mode: call model.train()")
     compare_parameters(mine, ref, "after one epoch", inputs, field="data")
+
+
+@pytest.mark.exercise("6.6")
+def test_evaluate_names_a_missing_task():
+    mine, _ = built_nets(13)
+    metrics = {"digit": ref_mt.accuracy, "colour": ref_mt.accuracy}
+    what = "evaluate(model with heads 'digit' and 'angle', loader, metrics for 'digit', 'colour')"
+    error = expect_error(KeyError, what, my_mt.evaluate, mine, loader(MINE, 14), metrics)
+    expect_message_naming(error, what, "colour")
+    batches = [(images, {"digit": targets["digit"]}) for images, targets in loader(MINE, 14)]
+    metrics = {"digit": ref_mt.accuracy, "angle": ref_mt.mean_absolute_error}
+    what = "evaluate(model, batches whose targets have no 'angle', metrics for 'digit', 'angle')"
+    error = expect_error(KeyError, what, my_mt.evaluate, mine, batches, metrics)
+    expect_message_naming(error, what, "angle")
 
 
 @pytest.mark.exercise("6.6")
@@ -477,3 +611,42 @@ def test_evaluate_matches_and_records_no_graph():
         fail("evaluate ran the model in training mode: call model.eval()")
     if any(grad for _, grad in seen):
         fail("evaluate recorded a graph: run the model under no_grad()")
+
+
+@pytest.mark.exercise("6.6")
+def test_train_epoch_switches_to_training_mode():
+    mine, _ = built_nets(15)
+    mine.eval()
+    criterion = my_mt.WeightedLoss(MINE.losses())
+    optimizer = my_optim.SGD(mine.parameters(), lr=0.01)
+    my_mt.train_epoch(mine, loader(MINE, 16), criterion, optimizer)
+    if not mine.training:
+        fail("train_epoch on a model left in evaluation mode kept it there: call model.train()")
+
+
+@pytest.mark.exercise("6.6")
+def test_evaluate_errors_say_what_lacks_the_task():
+    """check_tasks names what lacks the task: the model's outputs, or the targets."""
+    mine, _ = built_nets(13)
+    metrics = {"digit": ref_mt.accuracy, "colour": ref_mt.accuracy}
+    what = "evaluate(model with heads 'digit' and 'angle', loader, metrics for 'digit', 'colour')"
+    error = expect_error(KeyError, what, my_mt.evaluate, mine, loader(MINE, 14), metrics)
+    expect_message_naming(error, what, "colour", "output")
+    batches = [(images, {"digit": targets["digit"]}) for images, targets in loader(MINE, 14)]
+    metrics = {"digit": ref_mt.accuracy, "angle": ref_mt.mean_absolute_error}
+    what = "evaluate(model, batches whose targets have no 'angle', metrics for 'digit', 'angle')"
+    error = expect_error(KeyError, what, my_mt.evaluate, mine, batches, metrics)
+    expect_message_naming(error, what, "angle", "target")
+
+
+@pytest.mark.exercise("6.6")
+def test_evaluate_returns_python_floats():
+    mine, _ = built_nets(17)
+    metrics = {"digit": lambda outputs, targets: np.float32(0.25)}
+    got = my_mt.evaluate(mine, loader(MINE, 18), metrics)
+    value = got.get("digit") if isinstance(got, dict) else got
+    if type(value) is not float:
+        fail(
+            f"evaluate with a metric that returns np.float32(0.25) gave {value!r}: "
+            "turn each metric's result into a Python float"
+        )
