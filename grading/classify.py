@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import re
 import sys
+import tokenize
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +68,25 @@ def _path(entry: Any) -> Path:
 def _statement(entry: Any) -> str:
     """The source statement of a traceback entry, on one line ('' when there is no source)."""
     try:
-        text = " ".join(line.strip() for line in str(entry.statement).splitlines())
+        source = str(entry.statement)
     except Exception:  # no source (compiled code, a deleted file)
         return ""
+    text = " ".join(line.strip() for line in _without_comments(source).splitlines())
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _without_comments(source: str) -> str:
+    """The statement without its `# comments` (a `#` inside a string stays)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):  # not a whole statement: keep it as it is
+        return source
+    lines = source.splitlines()
+    for token in tokens:
+        if token.type == tokenize.COMMENT:
+            row, column = token.start
+            lines[row - 1] = lines[row - 1][:column].rstrip()
+    return "\n".join(line for line in lines if line.strip())
 
 
 def _where(excinfo: pytest.ExceptionInfo) -> str:

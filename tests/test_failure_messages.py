@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from grading.check import assert_same_array, describe
+from grading.classify import _without_comments
 from tests.workspace import Planted
 
 
@@ -96,3 +97,11 @@ def test_a_failure_with_large_inputs_gives_the_command_that_writes_them(workspac
     assert len(written) == 1
     with np.load(written[0]) as saved:
         assert saved.files and all(saved[name].size for name in saved.files)
+
+
+def test_the_graders_call_is_named_without_its_comment():
+    statement = (
+        "got = mine.clip_grad_norm_(\n    params, 1.0  # a list\n)  # like model.parameters()"
+    )
+    assert _without_comments(statement) == "got = mine.clip_grad_norm_(\n    params, 1.0\n)"
+    assert _without_comments('label = "# not a comment"') == 'label = "# not a comment"'
