@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ctypes.util
 import functools
+import importlib.util
 import json
 import os
 import sys
@@ -199,15 +200,29 @@ def _check_grade_json(path: str | None) -> None:
 
 
 def _skip_hypothesis_summary(config: pytest.Config) -> None:
-    """Hypothesis's end-of-run summary imports all of Hypothesis, seconds of start-up that the
-    supervisor does not otherwise need: it runs only when its statistics are asked for."""
+    """Hypothesis's end-of-run summary imports all of Hypothesis, a second or more that no
+    grader needs (they do not use Hypothesis): it runs only when its statistics are asked for."""
     hypothesis = config.pluginmanager.get_plugin("hypothesispytest")
     wanted = config.getoption("--hypothesis-show-statistics", default=False)
     if hypothesis is not None and not wanted:
         config.pluginmanager.unregister(hypothesis)
 
 
+def _check_environment(config: pytest.Config) -> None:
+    """The graders need the course's packages: a pytest from another Python (a system one,
+    with .venv not active) lacks them, and would fail in a way that names none of them."""
+    missing = [] if config.pluginmanager.hasplugin("timeout") else ["pytest-timeout"]
+    missing += [name for name in ("numpy", "numba") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise pytest.UsageError(
+            f"{', '.join(missing)} missing from the Python that runs pytest ({sys.executable}): "
+            "activate the course's environment (source .venv/bin/activate, or "
+            '.venv\\Scripts\\activate on Windows) or install it with pip install -e ".[dev]"'
+        )
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _check_environment(config)
     chapters = _chapters_in_args(config.args)
     impl = _choose_impl(config, chapters)
     loaded = sys.modules.get("kindling")
@@ -226,7 +241,7 @@ def pytest_configure(config: pytest.Config) -> None:
             for number in chapters:
                 book.notes += integrity.scan_chapter(CHAPTERS_DIR / number)
         config.pluginmanager.register(Supervising(config), "kindling-supervising")
-        _skip_hypothesis_summary(config)
+    _skip_hypothesis_summary(config)
     os.environ["KINDLING_IMPL"] = impl  # the worker inherits it
     config.stash[TIMED_OUT] = set()
     # The score table is the summary: keep pytest's own failure output short.
@@ -239,10 +254,19 @@ def pytest_configure(config: pytest.Config) -> None:
 def item_key(item: pytest.Item) -> tuple[str, str] | None:
     """(chapter, exercise id) of a grader test, from its folder and its exercise mark."""
     marker = item.get_closest_marker("exercise")
-    path = Path(str(item.path)).resolve()
-    if marker is None or CHAPTERS_DIR not in path.parents:
+    chapter = chapter_of(str(item.path))
+    if marker is None or chapter is None:
         return None
-    return path.relative_to(CHAPTERS_DIR).parts[0], str(marker.args[0])
+    return chapter, str(marker.args[0])
+
+
+@functools.cache  # resolving a path is slow, and every test asks several times
+def chapter_of(path: str) -> str | None:
+    """'03' for a file in chapters/03/, None for a file elsewhere."""
+    resolved = Path(path).resolve()
+    if CHAPTERS_DIR not in resolved.parents:
+        return None
+    return resolved.relative_to(CHAPTERS_DIR).parts[0]
 
 
 # The worker: time limits, and a status and a reason on every report.
