@@ -1,11 +1,11 @@
-"""Kindling's command line: `python -m kindling progress` and `python -m kindling reset NN`."""
+"""Kindling's command line: `python -m kindling progress`, `reset NN` and `check-gpu`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from grading import progress, reset
+from grading import progress, ptx, reset
 from grading.manifest import chapter_numbers
 
 
@@ -15,20 +15,32 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("progress", help="grade every chapter and print one table")
     show.add_argument("chapters", nargs="*", metavar="NN", help="only these (default: all)")
+    show.add_argument(
+        "--no-cache", action="store_true", help="grade every chapter, even those unchanged"
+    )
     restore = commands.add_parser("reset", help="put a chapter's stubs back (your files are kept)")
     restore.add_argument("chapter", choices=chapters, help="the chapter, e.g. 03")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    commands.add_parser(
+        "check-gpu", help="compile your CUDA kernels (chapters/05/gpu.py) for a GPU, without one"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(getattr(args, "chapters", [])) - set(chapters))
     if unknown:  # checked here: argparse cannot give a list of choices an empty default
         parser.error(f"no chapter {', '.join(unknown)} (choose from {', '.join(chapters)})")
 
     if args.command == "progress":
-        selected = args.chapters or chapters
-        print(f"grading {', '.join(selected)}, each in isolation ...", flush=True)
-        rows = progress.progress(selected)
+        rows = progress.progress(
+            args.chapters or chapters,
+            use_cache=not args.no_cache,
+            write=lambda text: print(text, end="", flush=True),
+            live=sys.stdout.isatty(),
+        )
         print(progress.render(rows))
         return 1 if any(row.crashed for row in rows) else 0  # 1: a chapter gave no grade
+
+    if args.command == "check-gpu":
+        return ptx.check_gpu()  # 1: a kernel does not compile; 2: no compiler here
 
     outcome = reset.reset(
         args.chapter, lambda question: reset.ask_in_terminal(question, assume_yes=args.yes)

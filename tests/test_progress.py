@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grading import pristine, reset
+from grading import pristine, progress, reset
 from grading.manifest import chapter_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,9 +57,10 @@ def test_progress_grades_each_chapter_and_names_the_next_exercise(tmp_path):
     done = kindling_command(root, "progress")
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
-    assert re.search(r"^02 Modules and losses\s+0/9\s+0/100  2\.1 Registration by assignment \(TODO\)$",
+    assert re.search(r"^02 Modules and losses\s+0/9\s+0/100\s+[\d.]+ s  2\.1 Registration by assignment \(TODO\)$",
                      done.stdout, re.MULTILINE), done.stdout  # fmt: skip
-    assert re.search(r"^03 Optimizers\s+7/7\s+100/100  done$", done.stdout, re.MULTILINE), lines
+    assert re.search(r"^03 Optimizers\s+7/7\s+100/100\s+[\d.]+ s  done$", done.stdout, re.M), lines
+    assert re.search(r"^  03 Optimizers: 7/7 in [\d.]+ s$", done.stdout, re.MULTILINE), lines
     assert re.search(r"^total\s+100/200$", done.stdout, re.MULTILINE), lines
     assert "next: Exercise 2.1, Registration by assignment (TODO: not started)" in done.stdout
     assert "grade it with: pytest chapters/02" in done.stdout
@@ -75,9 +76,53 @@ def test_progress_shows_a_failing_exercise(tmp_path):
     optim.write_text(buggy, encoding="utf-8")
     done = kindling_command(root, "progress", "03")
     assert done.returncode == 0, done.stderr[-3000:]
-    row = re.search(r"^03 Optimizers\s+(\d)/7\s+(\d+)/100  (\S+) (.*) \(FAIL\)$", done.stdout, re.M)
+    row = re.search(r"^03 Optimizers\s+(\d)/7\s+(\d+)/100\s+[\d.]+ s  (\S+) (.*) \(FAIL\)$",
+                    done.stdout, re.M)  # fmt: skip
     assert row and int(row[1]) < 7, done.stdout
     assert f"next: Exercise {row[3]}, {row[4]} (FAIL: " in done.stdout
+
+
+@pytest.mark.slow
+def test_progress_regrades_only_what_changed(tmp_path):
+    root = course_copy(tmp_path, ["02", "03"])
+    first = kindling_command(root, "progress")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "grading 02, 03, each in isolation" in first.stdout
+    assert "cached" not in first.stdout
+
+    again = kindling_command(root, "progress")  # nothing changed: nothing graded
+    assert "grading" not in again.stdout.splitlines()[0], again.stdout
+    assert re.search(r"^02 Modules and losses\s+0/9\s+0/100\s+cached  2\.1", again.stdout, re.M)
+    assert re.search(r"^03 Optimizers\s+0/7\s+0/100\s+cached  3\.1", again.stdout, re.M)
+    assert "cached: unchanged since it was graded" in again.stdout
+
+    shutil.copy(ROOT / "solutions" / "optim.py", root / "chapters" / "03" / "optim.py")
+    changed = kindling_command(root, "progress")  # only chapter 03 is graded again
+    assert "grading 03, each in isolation" in changed.stdout, changed.stdout
+    assert re.search(r"^02 Modules and losses\s+0/9\s+0/100\s+cached", changed.stdout, re.M)
+    assert re.search(r"^03 Optimizers\s+7/7\s+100/100\s+[\d.]+ s  done$", changed.stdout, re.M)
+
+    # A change to what grades every chapter (here, the answer key) grades them all again.
+    (root / "solutions" / "optim.py").write_text(
+        (root / "solutions" / "optim.py").read_text(encoding="utf-8") + "\n", encoding="utf-8"
+    )
+    everything = kindling_command(root, "progress")
+    assert "grading 02, 03, each in isolation" in everything.stdout, everything.stdout
+    fresh = kindling_command(root, "progress", "--no-cache")
+    assert "grading 02, 03, each in isolation" in fresh.stdout, fresh.stdout
+
+
+def test_the_fingerprint_follows_files_versions_and_settings(tmp_path, monkeypatch):
+    root = course_copy(tmp_path, ["03"])
+    before = progress.fingerprint("03", root)
+    assert progress.fingerprint("03", root) == before
+    (root / "chapters" / "03" / "optim.py.2026-01-01T00-00-00.bak").write_text("# a backup\n")
+    assert progress.fingerprint("03", root) == before  # reset's backups do not count
+    monkeypatch.setenv("KINDLING_DEVICE", "cuda")
+    assert progress.fingerprint("03", root) != before
+    monkeypatch.delenv("KINDLING_DEVICE")
+    (root / "chapters" / "03" / "test_optim.py").write_text("# other graders\n")
+    assert progress.fingerprint("03", root) != before
 
 
 def test_reset_restores_the_stub_and_keeps_the_learners_file(tmp_path):
