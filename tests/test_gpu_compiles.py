@@ -1,9 +1,9 @@
 """Every CUDA kernel compiles for a real GPU, not only on the simulator.
 
 The simulator runs kernels as Python and checks no types: a kernel that passes there
-can still fail to compile for a GPU. Here numba-cuda compiles each kernel of the
-answer key and of the learner's stub file to PTX for an H100 (compute capability 9.0),
-with NVVM and NVRTC from pip (`pip install -e ".[ptx]"`); no GPU is needed. The
+can still fail to compile for a GPU. grading/ptx.py (`python -m kindling check-gpu`)
+compiles each kernel of the answer key and of the learner's stub file to PTX for an
+H100, with NVVM and NVRTC from pip (`pip install -e ".[ptx]"`); no GPU is needed. The
 register-blocked matmul must also keep its 4 x 4 sums in registers (no local memory).
 
 Skipped where NVVM or NVRTC is missing, except with KINDLING_REQUIRE_PTX=1 (CI).
@@ -11,66 +11,61 @@ Skipped where NVVM or NVRTC is missing, except with KINDLING_REQUIRE_PTX=1 (CI).
 
 from __future__ import annotations
 
-import importlib.util
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from grading import ptx
+
 ROOT = Path(__file__).resolve().parent.parent
-CAPABILITY = (9, 0)
-
-
-def load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def compile_ptx():
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-        pytest.skip("the simulator is on: it compiles nothing")
-    from numba import float32
-    from numba.cuda import compile_ptx as compile_to_ptx
-
-    def probe(x):
-        x[0] = 1
-
     try:
-        compile_to_ptx(probe, (float32[::1],), cc=CAPABILITY)
-    except Exception as error:  # NVVM or NVRTC not found, or numba-cuda missing
-        message = f"cannot compile CUDA here ({type(error).__name__}: {str(error)[:200]})"
+        return ptx.ptx_compiler()
+    except ptx.NoCompiler as missing:
         if os.environ.get("KINDLING_REQUIRE_PTX") == "1":
-            pytest.fail(f'{message}; install them with pip install -e ".[ptx]"')
-        pytest.skip(message)
-    return compile_to_ptx
+            pytest.fail(str(missing))
+        pytest.skip(str(missing))
 
 
-def signatures():
-    from numba import float32, int64
-
-    vector, matrix, images = float32[::1], float32[:, ::1], float32[:, :, :, ::1]
-    return {
-        "scale_add_kernel": (float32, vector, vector, vector),
-        "block_sum_kernel": (vector, vector),
-        "matmul_tiled_kernel": (matrix, matrix, matrix),
-        "matmul_kernel": (matrix, matrix, matrix),
-        "conv2d_kernel": (images, images, vector, images, int64, int64),
-        "conv2d_grad_input_kernel": (images, images, images, int64, int64),
-        "conv2d_grad_weight_kernel": (images, images, images, int64, int64),
-    }
+def test_every_kernel_of_the_answer_key_compiles_for_a_gpu(compile_ptx):
+    results = {r.kernel: r for r in ptx.compile_kernels(ROOT / "solutions/gpu.py", compile_ptx)}
+    assert set(results) == set(ptx.kernel_signatures())
+    for name, result in results.items():
+        assert result.status == "compiles", f"{name}: {result.status} {result.detail}"
+        assert ".entry" in result.ptx, f"{name} produced no kernel entry"
+    assert ".local" not in results["matmul_kernel"].ptx, "matmul_kernel spills to local memory"
 
 
-@pytest.mark.parametrize("file", ["solutions/gpu.py", "chapters/05/gpu.py"])
-def test_every_kernel_compiles_for_a_gpu(compile_ptx, file):
-    module = load(ROOT / file, f"gpu_under_test_{file.replace('/', '_')[:-3]}")
-    kernels = {name for name, value in vars(module).items() if hasattr(value, "py_func")}
-    table = signatures()
-    assert kernels == set(table), f"kernels without a signature here: {kernels ^ set(table)}"
-    for name, signature in table.items():
-        ptx, _ = compile_ptx(getattr(module, name).py_func, signature, cc=CAPABILITY)
-        assert ".entry" in ptx, f"{file}: {name} produced no kernel entry"
-        if name == "matmul_kernel":
-            assert ".local" not in ptx, "matmul_kernel spills its sums to local memory"
+def test_the_stubs_kernels_compile_or_are_not_started(compile_ptx):
+    results = ptx.compile_kernels(ROOT / "chapters/05/gpu.py", compile_ptx)
+    statuses = {r.kernel: (r.status, r.detail) for r in results}
+    assert statuses["block_sum_kernel"] == ("not started", "Exercise 5.11")
+    assert statuses["matmul_kernel"][0] == "compiles"  # given, not an exercise
+    assert all(status != "does not compile" for status, _ in statuses.values()), statuses
+
+
+def test_check_gpu_names_a_kernel_that_does_not_compile(compile_ptx, tmp_path):
+    source = (ROOT / "solutions/gpu.py").read_text(encoding="utf-8")
+    broken = source.replace(  # a host function called in a kernel: fine on the simulator
+        "    total = float32(0)\n    for start in range(0, k, TILE):\n",
+        "    total = float32(0)\n    _check_product(a, b)\n    for start in range(0, k, TILE):\n",
+    )
+    assert broken != source
+    (tmp_path / "gpu.py").write_text(broken, encoding="utf-8")
+    code = f"import sys; from grading import ptx; sys.exit(ptx.check_gpu(ptx.Path({str(tmp_path / 'gpu.py')!r})))"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.split() == ["scale_add_kernel", "compiles"] for line in lines), done.stdout
+    assert any(line.split()[:2] == ["matmul_tiled_kernel", "does"] for line in lines), done.stdout
+    assert "_check_product" in done.stdout, done.stdout  # the compiler's reason
