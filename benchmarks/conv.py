@@ -1,7 +1,7 @@
-"""conv2d forward and backward for the seed's two conv layers, and max_pool2d, kindling (the
-answer key's Numba kernels) against torch on the CPU.
+"""conv2d forward and backward for the two conv layers of the original tutorial's ConvNet,
+and max_pool2d, kindling (the answer key's Numba kernels) against torch on the CPU.
 
-The layers, batch 64, as the seed's ConvNet runs them:
+The layers, batch 64, as the original tutorial's ConvNet runs them:
 
     conv1   64x1x28x28  -> 32 filters 3x3, padding 1 -> 64x32x28x28   (input needs no grad)
     pool1   64x32x28x28 -> 2x2 max pool               -> 64x32x14x14
@@ -13,7 +13,7 @@ its own autograd (kindling: `cnn.conv2d(...).backward(g)`; torch: `F.conv2d(...)
 Both are checked to agree first. Forward, backward and their sum are timed in `--rounds`
 rounds of `--repeats` runs in a row, kindling and torch taking turns round by round, each
 settling first (untimed runs for `--settle` seconds: see `settle`); the best of each
-counts. Then the answer key's conv layers are taken apart: every call into
+counts. Then kindling's conv layers are taken apart: every call into
 `kindling.kernels` (im2col, the matrix products, col2im, ...) is timed in as many more
 runs, the fastest run is shown, and what remains is the NumPy and autograd around them.
 
@@ -150,7 +150,7 @@ def layers(batch: int) -> list[Layer]:
 
 class KernelTimer:
     """Times every call into `kindling.kernels` while active: each public function of the
-    module is wrapped, so whatever the answer key's conv calls shows up, in order, with
+    module is wrapped, so whatever kindling's conv calls shows up, in order, with
     its arguments' shapes. A kernel that calls another counts as one call."""
 
     def __init__(self) -> None:
@@ -187,7 +187,7 @@ class KernelTimer:
 def conv_kernels(
     layer: Layer, repeats: int, settling: float
 ) -> tuple[list[tuple[str, float]], float]:
-    """The kernel calls of the answer key's conv forward + backward in its fastest of
+    """The kernel calls of kindling's conv forward + backward in its fastest of
     `repeats` runs, in order, and that run's total (the rest is NumPy and autograd)."""
     run, backward, _ = layer.kindling()
     settle(lambda run=run, backward=backward: backward(run()), settling)
@@ -218,7 +218,8 @@ def main(argv: list[str] | None = None) -> None:
     threads = f", torch {torch.__version__} with {torch.get_num_threads()} threads" if torch else ""
     print(
         f"CPUs: {os.cpu_count()}, numba {numba.__version__} with {numba.get_num_threads()} "
-        f"threads{threads} (kindling: KINDLING_IMPL={kindling.IMPL})"
+        f"threads{threads}\nkindling: {kindling.describe_impl(kindling.IMPL)}; "
+        f"KINDLING_IMPL={kindling.IMPL}"
     )
     all_layers = layers(args.batch)
     start = time.perf_counter()
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         print("ratio: kindling's forward + backward time over torch's (below 1: kindling faster)")
 
     for layer in (layer for layer in all_layers if layer.filters):
-        print(f"\nthe answer key's {layer.name} ({layer.describe()}), kernel by kernel: ms")
+        print(f"\n{layer.name} ({layer.describe()}), kernel by kernel: ms")
         calls, total = conv_kernels(layer, args.rounds * args.repeats, args.settle)
         for label, seconds in calls:
             print(f"  {label:<48} {seconds * 1e3:>8.2f}")

@@ -1,11 +1,11 @@
 """One epoch of an MNIST-shaped dataset through kindling's DataLoader and through torch's.
 
-The dataset is 60,000 random uint8 images of 28x28 with int labels (seeded), read one
-example at a time through the seed's transform, ToTensor then Normalize((0.1307,),
-(0.3081,)): kindling's `transforms` on one side, the same two steps in torch ops on the
-other (as torchvision computes them). Both loaders shuffle, batch 64 and collate in the
-main process (torch: num_workers=0). Each is warmed up, then timed over `--repeats`
-epochs; the best epoch counts. The goal: kindling no slower than torch (ratio <= 1).
+The dataset is 60,000 random uint8 images of 28x28 with int labels (seeded), read one example
+at a time through the original tutorial's transform, ToTensor then Normalize((0.1307,),
+(0.3081,)): kindling's `transforms` on one side, the same two steps in torch ops on the other
+(as torchvision computes them). Both loaders shuffle, batch 64 and collate in the main
+process (torch: num_workers=0). Each is warmed up, then timed over `--repeats` epochs; the
+best epoch counts. The goal: kindling no slower than torch (ratio <= 1).
 
     KINDLING_IMPL=reference python benchmarks/data_loader.py
     KINDLING_IMPL=reference python benchmarks/data_loader.py --samples 2000 --repeats 1
@@ -39,7 +39,8 @@ def make_arrays(samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 class KindlingDigits(data.Dataset):
-    """Example i is (the seed's transform of image i, label i as an int), as MNIST gives it."""
+    """Example i is (the original tutorial's transform of image i, label i as an int), as MNIST
+    gives it."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
         self.images, self.labels = images, labels

@@ -4,12 +4,12 @@ On a machine with an NVIDIA GPU, from the repository's root:
 
     KINDLING_IMPL=reference python benchmarks/gpu.py
 
-1. checks each kernel's result against NumPy at full size (matmul at --size, the seed's
-   second conv layer, its backward, a long reduction);
+1. checks each kernel's result against NumPy at full size (matmul at --size, the second
+   conv layer of the original tutorial's ConvNet, its backward, a long reduction);
 2. times each kernel on data already on the GPU against torch (cuBLAS, cuDNN; TF32 off,
    so both sides compute in fp32), and prints the ratios;
 3. times what the answer key really does per call, copies included (its tensors live in
-   the computer's memory), and one training step of the seed's ConvNet with
+   the computer's memory), and one training step of the original tutorial's ConvNet with
    KINDLING_DEVICE=cuda against the same step on the CPU.
 
 `--quick` shrinks everything to a few elements, so the script can run on numba-cuda's
@@ -211,8 +211,9 @@ def reference_weight_grad(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def training_step(quick: bool, steps: int) -> float:
-    """Seconds per training step of the seed's ConvNet (a tiny net with --quick), on the
-    device that KINDLING_DEVICE names: run in a subprocess, since kindling reads it at import."""
+    """Seconds per training step of the original tutorial's ConvNet (a tiny net with --quick),
+    on the device that KINDLING_DEVICE names: run in a subprocess, since kindling reads it at
+    import."""
     import kindling
     import kindling.nn as nn
     import kindling.optim as optim
@@ -244,7 +245,10 @@ def training_step(quick: bool, steps: int) -> float:
 
 
 def compare_steps(args: argparse.Namespace) -> None:
-    print("\none training step of the seed's ConvNet (batch 64, SGD momentum), answer key:")
+    print(
+        "\none training step of the original tutorial's ConvNet (batch 64, SGD momentum), "
+        "answer key:"
+    )
     if args.quick:
         print("  (--quick: a tiny net on 4x4 images instead, to check the code runs)")
     times = {}

@@ -1,5 +1,6 @@
 """kindling.kernels.matmul (Numba) against numpy.matmul (OpenBLAS or the BLAS NumPy was built
-with), float32, at 1024x1024x1024 and at the products the seed's ConvNet computes.
+with), float32, at 1024x1024x1024 and at the products the original tutorial's ConvNet
+computes.
 
 The ConvNet's products, batch 64, with the operands laid out as the answer key passes them
 (a transposed operand is a NumPy view, as autograd hands it over; both sides get the same

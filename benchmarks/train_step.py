@@ -1,13 +1,13 @@
-"""One training step of the seed's ConvNet, kindling (the answer key) against torch on the CPU.
+"""One training step of the original tutorial's ConvNet, the answer key against torch (CPU).
 
-A step is what the seed's loop does per batch: zero the gradients, forward, cross-entropy,
-backward, SGD step (lr 0.01, momentum 0.9), on one batch of 64 images of 28x28. torch's
-model starts from kindling's initial weights, and the two losses are checked to agree
-over the first `--check` steps. Then steps are timed one by one, in `--rounds` rounds of
-`--steps` steps in a row, kindling and torch taking turns round by round, each settling
-first (untimed steps for `--settle` seconds: see `settle`). The median and the best are
-printed, with each phase timed apart (forward = model and loss, backward, step = the
-optimizer's step and zero_grad). The goal: kindling's median step at most 1.5 times
+A step is what the tutorial's training loop does per batch: zero the gradients, forward,
+cross-entropy, backward, SGD step (lr 0.01, momentum 0.9), on one batch of 64 images of
+28x28. torch's model starts from kindling's initial weights, and the two losses are checked
+to agree over the first `--check` steps. Then steps are timed one by one, in `--rounds`
+rounds of `--steps` steps in a row, kindling and torch taking turns round by round, each
+settling first (untimed steps for `--settle` seconds: see `settle`). The median and the
+best are printed, with each phase timed apart (forward = model and loss, backward, step =
+the optimizer's step and zero_grad). The goal: kindling's median step at most 1.5 times
 torch's.
 
     KINDLING_IMPL=reference python benchmarks/train_step.py
@@ -42,7 +42,7 @@ PHASES = ("forward", "backward", "step")
 
 
 def torch_convnet(state: dict[str, np.ndarray]) -> Any:
-    """The seed's ConvNet in torch, flatten fixed, holding the given weights."""
+    """The original tutorial's ConvNet in torch, flatten fixed, holding the given weights."""
 
     class TorchConvNet(torch.nn.Module):
         def __init__(self) -> None:

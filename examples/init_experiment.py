@@ -6,23 +6,37 @@ The table gives the standard deviation of the activations after layers 1, 2, 5 a
 10, and of the gradient that reaches the first layer's weight when the loss is the
 mean of the output. Run it with the answer key (or with your own chapter 02):
 
-    KINDLING_IMPL=reference python examples/init_experiment.py
-    KINDLING_IMPL=reference python examples/init_experiment.py docs/snippets/init-experiment.md
+    python examples/init_experiment.py --impl reference
+    python examples/init_experiment.py --impl reference docs/snippets/init-experiment.md
 
 The second form writes the table that the book includes.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+from grading import impl_option
 
-import kindling
-from kindling import nn
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("table", nargs="?", type=Path, help="write the table here, not to stdout")
+    impl_option.add(parser)
+    return parser
+
+
+# The spine reads KINDLING_IMPL once, when kindling is first imported: --impl goes first.
+if __name__ == "__main__":
+    impl_option.apply(build_parser())
+
+import numpy as np  # noqa: E402
+
+import kindling  # noqa: E402
+from kindling import nn  # noqa: E402
 
 BATCH, WIDTH, DEPTH = 512, 256, 10
 REPORTED_LAYERS = (1, 2, 5, 10)
@@ -93,13 +107,16 @@ def table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    impl_option.announce(args.impl)
     text = table()
-    if argv:
-        Path(argv[0]).write_text(text, encoding="utf-8")
+    if args.table is not None:
+        args.table.write_text(text, encoding="utf-8")
+        print(f"wrote {args.table}")
     else:
         print(text, end="")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -1,11 +1,11 @@
-"""The seed text's MNIST data pipeline, on kindling (the book, chapter 04).
+"""The original tutorial's MNIST data pipeline, on kindling (the book, chapter 04).
 
-The transform, the two datasets and the two loaders are the seed's lines with
+The transform, the two datasets and the two loaders are the tutorial's lines with
 `kindling.data` in place of torchvision and torch.utils.data. Run it with your
 own chapters (after chapter 04) or with the answer key:
 
     python examples/mnist_data.py --data ../shared/data/mnist
-    KINDLING_IMPL=reference python examples/mnist_data.py --data ../shared/data/mnist
+    python examples/mnist_data.py --data ../shared/data/mnist --impl reference
     python examples/mnist_data.py --download        # fetch MNIST into ./data first
 
 It prints each dataset, its number of batches, the shapes and dtypes of one
@@ -22,19 +22,37 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
+from grading import impl_option
 
-import kindling
-from kindling.data import DataLoader, datasets, transforms
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data", type=Path, default=Path("./data"), help="the MNIST folder (default ./data)"
+    )
+    parser.add_argument("--download", action="store_true", help="fetch the files that are missing")
+    impl_option.add(parser)
+    return parser
+
+
+# The spine reads KINDLING_IMPL once, when kindling is first imported: --impl goes first.
+if __name__ == "__main__":
+    impl_option.apply(build_parser())
+
+import numpy as np  # noqa: E402
+
+import kindling  # noqa: E402
+from kindling.data import DataLoader, datasets, transforms  # noqa: E402
 
 BATCH_SIZE = 64
 
 
-# The seed's layout, kept as it is written there.
+# The original tutorial's layout, kept as it is written there.
 # fmt: off
 # --8<-- [start:pipeline]
 def seed_pipeline(root: Path, download: bool) -> tuple[DataLoader | None, DataLoader]:
-    """The seed's transform, datasets and loaders; no training loader when its files are missing."""
+    """The tutorial's transform, datasets and loaders; no training loader when its files are
+    missing."""
     transform = transforms.Compose([
         transforms.ToTensor(),
         transforms.Normalize((0.1307,), (0.3081,))
@@ -86,12 +104,8 @@ def describe(name: str, loader: DataLoader) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data", type=Path, default=Path("./data"), help="the MNIST folder (default ./data)"
-    )
-    parser.add_argument("--download", action="store_true", help="fetch the files that are missing")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    impl_option.announce(args.impl)
 
     kindling.manual_seed(0)  # the shuffled order of the training loader
     try:
@@ -106,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     split = "training" if train_loader is not None else "test"
     mean, std = pixel_statistics(args.data, train=train_loader is not None)
     print(f"pixel statistics of the {split} split: mean {mean:.4f}, std {std:.4f}")
-    print("the seed's Normalize uses the training split's: mean 0.1307, std 0.3081")
+    print("the original tutorial's Normalize uses the training split's: mean 0.1307, std 0.3081")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ It prints each task's held-out metric after every epoch (accuracy, mean absolute
 error in degrees) with the loss weights, then a table of the final figures.
 
     python examples/multitask_mnist.py --data ../shared/data/mnist
-    python examples/multitask_mnist.py --data ../shared/data/mnist --impl mine
+    python examples/multitask_mnist.py --data ../shared/data/mnist --impl reference
+    python examples/multitask_mnist.py --data ../shared/data/mnist --impl isolate:06
     python examples/multitask_mnist.py --data ../shared/data/mnist --limit 256 --epochs 1
 
 With only the MNIST test split in the folder (the course's shared folder), it trains
@@ -27,12 +28,12 @@ on its first 8,000 digits and holds out the last 2,000, as chapter 05 does.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import Any
 
-IMPLS = ("mine", "reference")
+from grading import impl_option
+
 CONFIGS = ("digit only", "angle only", "equal weights", "hand-scaled", "uncertainty", "DWA")
 
 
@@ -51,15 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS), help="which models"
     )
-    parser.add_argument(
-        "--impl", choices=IMPLS, default="reference", help="answer key (default) or your code"
-    )
+    impl_option.add(parser)
     return parser
 
 
 # The spine reads KINDLING_IMPL once, when kindling is first imported: --impl goes first.
 if __name__ == "__main__":
-    os.environ["KINDLING_IMPL"] = build_parser().parse_known_args()[0].impl
+    impl_option.apply(build_parser())
 
 import numpy as np  # noqa: E402
 
@@ -177,11 +176,12 @@ def describe_metric(task: str, value: float) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    impl_option.announce(args.impl)
     train_set, held_out = load(args)
     print(
         f"{len(train_set)} training digits, {len(held_out)} held out, each turned by up to 45 "
         f"degrees; {args.epochs} epochs of Adam (lr {args.lr}), batch {args.batch_size}, "
-        f"seed {args.seed} (KINDLING_IMPL={kindling.IMPL})"
+        f"seed {args.seed}"
     )
     results = {name: run_config(name, args, train_set, held_out) for name in args.configs}
     print("\n| model | digit accuracy (held out) | angle MAE, degrees (held out) |")

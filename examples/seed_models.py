@@ -1,9 +1,9 @@
-"""The seed text's models, on kindling: a linear regression and a two-headed network.
+"""The original tutorial's models, on kindling: a linear regression and a two-headed network.
 
 Run it with your own chapters (after chapter 02) or with the answer key:
 
     python examples/seed_models.py
-    KINDLING_IMPL=reference python examples/seed_models.py
+    python examples/seed_models.py --impl reference
 
 It fits the linear regression with plain gradient descent (chapter 03 turns
 the update into an optimizer) and shows that one backward pass through a
@@ -12,11 +12,26 @@ two-headed model reaches the shared layer from both losses.
 
 from __future__ import annotations
 
-import numpy as np
+import argparse
 
-import kindling
-import kindling.functional as F
-from kindling import nn
+from grading import impl_option
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    impl_option.add(parser)
+    return parser
+
+
+# The spine reads KINDLING_IMPL once, when kindling is first imported: --impl goes first.
+if __name__ == "__main__":
+    impl_option.apply(build_parser())
+
+import numpy as np  # noqa: E402
+
+import kindling  # noqa: E402
+import kindling.functional as F  # noqa: E402
+from kindling import nn  # noqa: E402
 
 
 # --8<-- [start:linear-regression]
@@ -67,7 +82,9 @@ def fit_line(steps: int = 200, lr: float = 0.1) -> LinearRegression:
     return model
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    impl_option.announce(args.impl)
     kindling.manual_seed(0)
     model = fit_line()
     weight, bias = model.linear.weight.data.item(), model.linear.bias.data.item()

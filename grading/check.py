@@ -41,6 +41,20 @@ def _show(value: np.ndarray) -> str:
     return "[" + ", ".join(_show(row) for row in value) + "]"
 
 
+def plain(value: Any) -> str:
+    """`value` as you would type it: 2 and [1, 2], not NumPy 2's np.int64(2)."""
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    if isinstance(value, np.ndarray):
+        return repr(value.tolist())
+    if isinstance(value, (list, tuple)):
+        items = [plain(item) for item in value]
+        if isinstance(value, list):
+            return "[" + ", ".join(items) + "]"
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    return repr(value)
+
+
 def describe(
     arrays: Mapping[str, Any], seed: int | None = None, options: Mapping[str, Any] | None = None
 ) -> str:
@@ -56,10 +70,9 @@ def describe(
             shown = f" = {_show(value)}" if value.size <= SHOWN_ELEMENTS else ""
             parts.append(f"{name}: {value.shape} {value.dtype}{layout}{shown}")
         else:
-            parts.append(f"{name}={value!r}")
+            parts.append(f"{name}={plain(value)}")
     for name, value in (options or {}).items():
-        shown = value.tolist() if isinstance(value, np.ndarray) else value
-        parts.append(f"{name}={shown!r}")
+        parts.append(f"{name}={plain(value)}")
     text = ", ".join(parts) if parts else "no inputs"
     return f"{text}; seed {seed}" if seed is not None else text
 
@@ -110,7 +123,7 @@ def assert_same_array(got: Any, expected: np.ndarray, what: str, inputs: str) ->
             tolerance = atol + rtol * abs(float(expected[index]))
             gap = f", off by {difference:.2g} (tolerance {tolerance:.2g})"
         fail(
-            f"{what} differs at index {index}: expected {want}, got {have}{gap} "
+            f"{what}: expected {want} at index {index}, got {have}{gap} "
             f"({len(wrong)} of {expected.size} elements differ; {inputs})"
         )
 

@@ -63,7 +63,16 @@ def search_path(impl: str) -> list[Path]:
     )
 
 
-IMPL = os.environ.get("KINDLING_IMPL", "mine")
+def describe_impl(impl: str) -> str:
+    """What `impl` runs, in words: "your code (chapters/01 to 06)", "the answer key", ..."""
+    if impl == "mine":
+        return f"your code (chapters/{CHAPTERS[0]} to {CHAPTERS[-1]})"
+    if impl == "reference":
+        return "the answer key (solutions/)"
+    return f"your chapter {impl.removeprefix('isolate:')}, on the answer key for the rest"
+
+
+IMPL = os.environ.get("KINDLING_IMPL") or "mine"  # set but empty: the default
 # This folder comes last so that kindling's own tools (`python -m kindling`) are found too.
 __path__ = [str(folder) for folder in search_path(IMPL)] + [str(Path(__file__).parent)]
 

@@ -511,7 +511,7 @@ class Function:
         forward(ctx, *args) -> np.ndarray: the result, from NumPy arrays
             (Tensor arguments arrive as their `.data`; other arguments unchanged).
         backward(ctx, grad_output) -> one gradient per forward argument
-            (a NumPy array shaped like that argument, or None for non-tensors).
+            (a NumPy array of that argument's shape and dtype, or None for non-tensors).
     Neither writes into its arguments or into what forward saved (a saved array
     may be the result tensor's data, or the caller's input).
     """

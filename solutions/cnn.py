@@ -1,4 +1,4 @@
-"""Chapter 05: cnn, convolution and pooling, and the seed's ConvNet (`torch.nn.Conv2d`).
+"""Chapter 05: cnn, convolution and pooling, and the original tutorial's ConvNet (`torch.nn.Conv2d`).
 
 A convolution slides a small filter over the image and takes a dot product at
 every position. im2col turns that into one matrix product: each receptive
@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-
-from kindling import DEVICE
 
 from . import functional as F
 from . import init, kernels
@@ -103,6 +101,8 @@ class Conv2dFunction(Function):
     def forward(
         ctx: Context, x: np.ndarray, weight: np.ndarray, bias: Any, stride: int, padding: int
     ) -> np.ndarray:
+        from kindling import DEVICE  # KINDLING_DEVICE=cuda: the GPU's direct kernels
+
         ctx.on_gpu = DEVICE == "cuda" and x.dtype == weight.dtype == np.float32
         if ctx.on_gpu:
             from . import gpu
@@ -138,8 +138,10 @@ class Conv2dFunction(Function):
         dL/db = sum of g over its rows
         dL/dx = col2im(g @ W)     (each receptive field's gradient, added back in place)
         """
-        if ctx.on_gpu:
-            return _conv2d_backward_gpu(ctx, grad_output)
+        if ctx.on_gpu:  # the forward ran on the GPU (KINDLING_DEVICE=cuda)
+            from . import gpu
+
+            return gpu.conv2d_function_backward(ctx, grad_output)
         cols, weight = ctx.saved_tensors
         n, c, h, w, stride, padding, has_bias = ctx.geometry
         filters, _, kernel_h, kernel_w = weight.shape
@@ -151,18 +153,6 @@ class Conv2dFunction(Function):
         grad_cols = kernels.matmul(g, weight.reshape(filters, -1))
         grad_x = kernels.col2im(grad_cols, n, c, h, w, kernel_h, kernel_w, stride, padding)
         return grad_x, grad_weight, grad_bias, None, None
-
-
-def _conv2d_backward_gpu(ctx: Context, grad_output: np.ndarray) -> tuple:
-    """The answer key's Conv2dFunction.backward when its forward ran on the GPU."""
-    from . import gpu
-
-    x, weight = ctx.saved_tensors
-    stride, padding, has_bias = ctx.geometry
-    need_x = not ctx.inputs or ctx.inputs[0].requires_grad
-    grad_x, grad_weight = gpu.conv2d_backward(grad_output, x, weight, stride, padding, need_x)
-    grad_bias = grad_output.sum(axis=(0, 2, 3)) if has_bias else None
-    return grad_x, grad_weight, grad_bias, None, None
 
 
 def col2im(
@@ -326,14 +316,14 @@ class MaxPool2d(Module):
 
 # --8<-- [start:convnet]
 # ---------------------------------------------------------------------------
-# Exercise 5.8: the seed's ConvNet, with the right flatten size
+# Exercise 5.8: the original tutorial's ConvNet, with the right flatten size
 # ---------------------------------------------------------------------------
 
 
 class ConvNet(Module):
-    """The seed's model for 28x28 digits: two conv + ReLU + 2x2 max-pool stages, then two
+    """The original tutorial's model for 28x28 digits: two conv + ReLU + 2x2 max-pool stages, then two
     Linear layers. Each pool halves the 28x28 image: 28 -> 14 -> 7, so 64 channels of
-    7x7 reach fc1 (the seed wrote 64 * 6 * 6, which crashes)."""
+    7x7 reach fc1 (the tutorial wrote 64 * 6 * 6, which crashes)."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -259,7 +259,9 @@ def conv2d_forward(
 
 
 # ---------------------------------------------------------------------------
-# Provided: the answer key's fast kernels (read them after exercise 5.12)
+# Provided: the answer key's fast kernels. Spoiler: matmul_kernel uses the pattern
+# that exercise 5.12 asks for (tiles zero-filled past the edges, one barrier after
+# loading them and one after using them), so write 5.12 before reading on.
 # ---------------------------------------------------------------------------
 
 BLOCK = 64  # matmul_kernel: each block computes a BLOCK x BLOCK square of c ...
@@ -401,3 +403,15 @@ def conv2d_backward(
     grad_x = cuda.device_array(x.shape, dtype=np.float32)
     conv2d_grad_input_kernel[_blocks(x.size), THREADS](d_grad, d_weight, grad_x, stride, padding)
     return grad_x.copy_to_host(), grad_w.copy_to_host()
+
+
+def conv2d_function_backward(ctx, grad_output: np.ndarray) -> tuple:
+    """The answer key's Conv2dFunction.backward (cnn.py) when its forward ran on the GPU
+    (KINDLING_DEVICE=cuda): that forward saved x and the weight, and ctx.geometry =
+    (stride, padding, has_bias)."""
+    x, weight = ctx.saved_tensors
+    stride, padding, has_bias = ctx.geometry
+    need_x = not ctx.inputs or ctx.inputs[0].requires_grad
+    grad_x, grad_weight = conv2d_backward(grad_output, x, weight, stride, padding, need_x)
+    grad_bias = grad_output.sum(axis=(0, 2, 3)) if has_bias else None
+    return grad_x, grad_weight, grad_bias, None, None

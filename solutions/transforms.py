@@ -2,7 +2,7 @@
 
 Each transform is a callable object applied to one example at a time, so a
 Dataset can take `transform=Compose([...])` and stay ignorant of the details.
-The seed's pipeline is `Compose([ToTensor(), Normalize((0.1307,), (0.3081,))])`.
+The original tutorial's pipeline is `Compose([ToTensor(), Normalize((0.1307,), (0.3081,))])`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 docs/snippets/init-experiment.md: if the code or the library changes its
 numbers, this test fails until the snippet is regenerated with
 
-    KINDLING_IMPL=reference python examples/init_experiment.py docs/snippets/init-experiment.md
+    python examples/init_experiment.py --impl reference docs/snippets/init-experiment.md
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Chapter 03's figure of the optimizers' paths runs the answer key; if the answer key's
 update rules change, this test fails until the figure is drawn again with
-`python docs/figures/optimizer_paths.py`.
+`python docs/figures/optimizer_paths.py --impl reference`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ FIGURES = [("docs/figures/optimizer_paths.py", "docs/figures/optimizer-paths.svg
 def test_committed_figure_is_what_its_script_draws(tmp_path, script, figure):
     output = tmp_path / Path(figure).name
     result = subprocess.run(
-        [sys.executable, script, str(output)],
+        [sys.executable, script, "--impl", "reference", str(output)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -31,5 +31,5 @@ def test_committed_figure_is_what_its_script_draws(tmp_path, script, figure):
     assert result.returncode == 0, result.stderr
     drawn = output.read_text(encoding="utf-8")
     committed = (ROOT / figure).read_text(encoding="utf-8")
-    assert drawn == committed, f"{figure} is out of date: run `python {script}`"
+    assert drawn == committed, f"{figure} is out of date: run `python {script} --impl reference`"
     assert drawn.startswith("<svg") and "<title" in drawn

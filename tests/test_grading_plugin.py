@@ -3,6 +3,10 @@ selected by the command line (shown on chapter 01)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.workspace import Planted
@@ -54,3 +58,17 @@ def test_grading_mode_follows_the_options(workspace, options, impl):
     grades = workspace("01").grade(*options)
     assert grades.impl == impl
     assert f"(KINDLING_IMPL={impl})" in grades.output
+
+
+def test_a_pytest_without_the_course_packages_says_so_in_one_line():
+    """A pytest from outside .venv lacks pytest-timeout (simulated with -p no:timeout)."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "chapters/03", "-p", "no:timeout"],
+        cwd=root, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
+    message = done.stderr.strip().splitlines()[-1]
+    assert message.startswith("ERROR: pytest-timeout missing from the Python"), message
+    assert ".venv" in message and 'pip install -e ".[dev]"' in message, message
+    assert "INTERNALERROR" not in done.stdout + done.stderr

@@ -36,11 +36,11 @@ COVERAGE = [
     ("3.1 autograd, built", "chapters/01-autograd.md", "the-chain-rule-run-backwards"),
     ("3.2 the seed's linear regression", "chapters/02-nn.md", "a-model-is-a-python-class"),
     ("3.3 the seed's Adam", "chapters/03-optim.md", "adam"),
-    ("3.4 the seed's MNIST data code", "chapters/04-data.md", "the-seeds-data-code-on-kindling"),
+    ("3.4 the seed's MNIST data code", "chapters/04-data.md", "the-original-tutorials-data-code-on-kindling"),
     ("3.5 the training loop", "framework.md", "the-training-loop"),
     ("3.5 the training loop, built", "chapters/03-optim.md", "three-lines-in-every-training-loop"),
-    ("4.1 the ConvNet", "framework.md", "the-seeds-convnet"),
-    ("4.1 the ConvNet, built and fixed", "chapters/05-cnn.md", "the-seeds-convnet"),
+    ("4.1 the ConvNet", "framework.md", "the-original-tutorials-convnet"),
+    ("4.1 the ConvNet, built and fixed", "chapters/05-cnn.md", "the-original-tutorials-convnet"),
     # 5 applications
     ("5 image recognition (ResNet, Inception)", "framework.md", "image-recognition"),
     ("5 natural language processing (RNN, Transformer)", "framework.md", "natural-language-processing"),
@@ -57,7 +57,7 @@ COVERAGE = [
     ("8.1 parameters and variables", "faq.md", "what-is-the-difference-between-parameters-and-variables"),
     ("8.2 a custom model", "faq.md", "how-do-i-define-a-custom-model"),
     ("8.3 multi-task learning", "faq.md", "how-do-i-do-multi-task-learning"),
-    ("8.3 multi-task learning, built", "chapters/06-multitask.md", "the-seeds-answer"),
+    ("8.3 multi-task learning, built", "chapters/06-multitask.md", "the-tutorials-answer"),
 ]  # fmt: skip
 
 

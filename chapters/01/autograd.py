@@ -493,7 +493,7 @@ class Function:
         forward(ctx, *args) -> np.ndarray: the result, from NumPy arrays
             (Tensor arguments arrive as their `.data`; other arguments unchanged).
         backward(ctx, grad_output) -> one gradient per forward argument
-            (a NumPy array shaped like that argument, or None for non-tensors).
+            (a NumPy array of that argument's shape and dtype, or None for non-tensors).
     Neither writes into its arguments or into what forward saved (a saved array
     may be the result tensor's data, or the caller's input).
     """
@@ -541,8 +541,9 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
       1. sum over the leading `grad.ndim - len(shape)` axes;
       2. sum, with keepdims=True, over every axis where `shape` has size 1 and
          `grad` does not.
-    Example: grad of shape (4, 2, 3) and shape (2, 1) -> sum axis 0, then
-    axis 2 with keepdims -> (2, 1).
+    Example: grad of shape (4, 2, 3) and shape (2, 1) -> sum over axis 0,
+    giving (2, 3), then over axis 1 with keepdims, giving (2, 1). (Axes are
+    counted in the array at hand: axis 1 of (2, 3) was axis 2 of (4, 2, 3).)
     """
     raise NotImplementedError("Exercise 1.4: Arithmetic with broadcasting")
 
@@ -675,7 +676,7 @@ class Exp(Function):
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
-        """Return dL/da, an array shaped like `a` (see the class docstring)."""
+        """Return dL/da, an array of `a`'s shape and dtype (see the class docstring)."""
         raise NotImplementedError("Exercise 1.5: Elementwise functions")
 
 
@@ -689,7 +690,7 @@ class Log(Function):
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
-        """Return dL/da, an array shaped like `a` (see the class docstring)."""
+        """Return dL/da, an array of `a`'s shape and dtype (see the class docstring)."""
         raise NotImplementedError("Exercise 1.5: Elementwise functions")
 
 
@@ -703,7 +704,7 @@ class Sqrt(Function):
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
-        """Return dL/da, an array shaped like `a` (see the class docstring)."""
+        """Return dL/da, an array of `a`'s shape and dtype (see the class docstring)."""
         raise NotImplementedError("Exercise 1.5: Elementwise functions")
 
 
@@ -717,7 +718,7 @@ class ReLU(Function):
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
-        """Return dL/da, an array shaped like `a` (see the class docstring)."""
+        """Return dL/da, an array of `a`'s shape and dtype (see the class docstring)."""
         raise NotImplementedError("Exercise 1.5: Elementwise functions")
 
 
@@ -735,7 +736,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
-        """Return dL/da, an array shaped like `a` (see the class docstring)."""
+        """Return dL/da, an array of `a`'s shape and dtype (see the class docstring)."""
         raise NotImplementedError("Exercise 1.5: Elementwise functions")
 
 
@@ -752,7 +753,7 @@ class Tanh(Function):
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
-        """Return dL/da, an array shaped like `a` (see the class docstring)."""
+        """Return dL/da, an array of `a`'s shape and dtype (see the class docstring)."""
         raise NotImplementedError("Exercise 1.5: Elementwise functions")
 
 
@@ -804,7 +805,7 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> tuple[np.ndarray, None, None]:
-        """Return `(grad_a, None, None)`: dL/da shaped like `a`, then None for dim and keepdim."""
+        """Return `(grad_a, None, None)`: dL/da (`a`'s shape and dtype), then None for dim and keepdim."""
         raise NotImplementedError("Exercise 1.6: Reductions")
 
 
@@ -822,7 +823,7 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> tuple[np.ndarray, None, None]:
-        """Return `(grad_a, None, None)`: dL/da shaped like `a`, then None for dim and keepdim."""
+        """Return `(grad_a, None, None)`: dL/da (`a`'s shape and dtype), then None for dim and keepdim."""
         raise NotImplementedError("Exercise 1.6: Reductions")
 
 
@@ -835,14 +836,14 @@ class Max(Function):
         """Reduce `a` with max over `dim` (None: all axes), keeping the axes if `keepdim`.
 
         For backward, save each element's share of the gradient: 1/k for the k
-        elements equal to the max of their slice, 0 elsewhere (a float array shaped
-        like `a`). Raise ValueError for an empty tensor.
+        elements equal to the max of their slice, 0 elsewhere (an array of `a`'s shape and
+        dtype: a float64 share would make a float64 gradient for a float32 `a`). Raise ValueError for an empty tensor.
         """
         raise NotImplementedError("Exercise 1.6: Reductions")
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> tuple[np.ndarray, None, None]:
-        """Return `(grad_a, None, None)`: dL/da shaped like `a`, then None for dim and keepdim."""
+        """Return `(grad_a, None, None)`: dL/da (`a`'s shape and dtype), then None for dim and keepdim."""
         raise NotImplementedError("Exercise 1.6: Reductions")
 
 
@@ -865,7 +866,7 @@ class Reshape(Function):
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> tuple[np.ndarray, None]:
-        """Return `(grad_a, None)`: dL/da shaped like `a`, then None for the shape/dims/index."""
+        """Return `(grad_a, None)`: dL/da (`a`'s shape and dtype), then None for the shape/dims/index."""
         raise NotImplementedError("Exercise 1.7: Shapes and indexing")
 
 
@@ -883,7 +884,7 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> tuple[np.ndarray, None]:
-        """Return `(grad_a, None)`: dL/da shaped like `a`, then None for the shape/dims/index."""
+        """Return `(grad_a, None)`: dL/da (`a`'s shape and dtype), then None for the shape/dims/index."""
         raise NotImplementedError("Exercise 1.7: Shapes and indexing")
 
 
@@ -901,7 +902,7 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> tuple[np.ndarray, None]:
-        """Return `(grad_a, None)`: dL/da shaped like `a`, then None for the shape/dims/index."""
+        """Return `(grad_a, None)`: dL/da (`a`'s shape and dtype), then None for the shape/dims/index."""
         raise NotImplementedError("Exercise 1.7: Shapes and indexing")
 
 
@@ -935,7 +936,7 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return `(grad_a, grad_b)`, shaped like `a` and `b`.
+        """Return `(grad_a, grad_b)`, with the shapes and dtypes of `a` and `b`.
 
         1. View a 1-D `a` as a row (1, n) and a 1-D `b` as a column (n, 1).
         2. Put the dropped axes back into `grad_output`: if `b` was 1-D, add a last

@@ -30,6 +30,7 @@ from grading.check import (
     expect_error,
     expect_message_naming,
     fail,
+    plain,
 )
 
 # ---------------------------------------------------------------------------
@@ -82,10 +83,10 @@ def call_text(name: str, options: dict[str, Any], groups: list | None = None) ->
         written = []
         for indices, group_options in groups:
             items = [f"params=[{', '.join(f'p{i}' for i in indices)}]"]
-            items += [f"{k}={v!r}" for k, v in group_options.items()]
+            items += [f"{k}={plain(v)}" for k, v in group_options.items()]
             written.append("{" + ", ".join(items) + "}")
         parts.append("[" + ", ".join(written) + "]")
-    parts += [f"{k}={v!r}" for k, v in options.items()]
+    parts += [f"{k}={plain(v)}" for k, v in options.items()]
     return f"{name}({', '.join(parts)})"
 
 
@@ -112,7 +113,9 @@ def check_state(label: str, my_state: dict, ref_state: dict, owner: str, inputs:
         if isinstance(expected, np.ndarray):
             assert_same_array(got, expected, f"{label}: {owner}[{key!r}]", inputs)
         elif got != expected:
-            fail(f"{label}: {owner}[{key!r}] is {got!r}, expected {expected!r} ({inputs})")
+            fail(
+                f"{label}: {owner}[{key!r}] is {plain(got)}, expected {plain(expected)} ({inputs})"
+            )
 
 
 def run_trajectories(

@@ -1,4 +1,4 @@
-"""Chapter 05: cnn, convolution and pooling, and the seed's ConvNet (`torch.nn.Conv2d`).
+"""Chapter 05: cnn, convolution and pooling, and the original tutorial's ConvNet (`torch.nn.Conv2d`).
 
 A convolution slides a small filter over the image and takes a dot product at
 every position. im2col turns that into one matrix product: each receptive
@@ -22,8 +22,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-
-from kindling import DEVICE
 
 from . import functional as F
 from . import init, kernels
@@ -120,18 +118,6 @@ class Conv2dFunction(Function):
         grad_x = col2im(g @ weight.reshape(F, -1), x's shape, kh, kw, stride, padding).
         """
         raise NotImplementedError("Exercise 5.3: Convolution backward")
-
-
-def _conv2d_backward_gpu(ctx: Context, grad_output: np.ndarray) -> tuple:
-    """The answer key's Conv2dFunction.backward when its forward ran on the GPU."""
-    from . import gpu
-
-    x, weight = ctx.saved_tensors
-    stride, padding, has_bias = ctx.geometry
-    need_x = not ctx.inputs or ctx.inputs[0].requires_grad
-    grad_x, grad_weight = gpu.conv2d_backward(grad_output, x, weight, stride, padding, need_x)
-    grad_bias = grad_output.sum(axis=(0, 2, 3)) if has_bias else None
-    return grad_x, grad_weight, grad_bias, None, None
 
 
 def col2im(
@@ -280,26 +266,26 @@ class MaxPool2d(Module):
 
 # --8<-- [start:convnet]
 # ---------------------------------------------------------------------------
-# Exercise 5.8: the seed's ConvNet, with the right flatten size
+# Exercise 5.8: the original tutorial's ConvNet, with the right flatten size
 # ---------------------------------------------------------------------------
 
 
 class ConvNet(Module):
-    """The seed's model for 28x28 digits: two conv + ReLU + 2x2 max-pool stages, then two
+    """The original tutorial's model for 28x28 digits: two conv + ReLU + 2x2 max-pool stages, then two
     Linear layers. Each pool halves the 28x28 image: 28 -> 14 -> 7, so 64 channels of
-    7x7 reach fc1 (the seed wrote 64 * 6 * 6, which crashes)."""
+    7x7 reach fc1 (the tutorial wrote 64 * 6 * 6, which crashes)."""
 
     def __init__(self) -> None:
-        """Build the seed's layers, in this order: conv1 = Conv2d(1, 32, 3, padding=1),
+        """Build the tutorial's layers, in this order: conv1 = Conv2d(1, 32, 3, padding=1),
         conv2 = Conv2d(32, 64, 3, padding=1), fc1 = Linear(64 * 7 * 7, 128), fc2 = Linear(128, 10).
         """
-        raise NotImplementedError("Exercise 5.8: The seed's ConvNet")
+        raise NotImplementedError("Exercise 5.8: The original tutorial's ConvNet")
 
     def forward(self, x: Tensor) -> Tensor:
         """relu(conv1) -> 2x2 max-pool -> relu(conv2) -> 2x2 max-pool -> reshape to
         (-1, 64 * 7 * 7) -> relu(fc1) -> fc2. Return the (N, 10) class scores.
         """
-        raise NotImplementedError("Exercise 5.8: The seed's ConvNet")
+        raise NotImplementedError("Exercise 5.8: The original tutorial's ConvNet")
 
 
 # --8<-- [end:convnet]

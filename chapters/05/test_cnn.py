@@ -480,7 +480,7 @@ def assert_product(got: Any, a: np.ndarray, b: np.ndarray, what: str, inputs: st
     if len(wrong):
         index = tuple(int(i) for i in wrong[0])
         fail(
-            f"{what} differs at index {index}: expected {exact[index]:.6g}, got "
+            f"{what}: expected {exact[index]:.6g} at index {index}, got "
             f"{got[index]:.6g} ({len(wrong)} of {got.size} elements differ; {inputs})"
         )
 
@@ -845,7 +845,7 @@ def test_functional_forward_and_gradients(label, call):
 
 
 # ---------------------------------------------------------------------------
-# Exercise 5.8: the seed's ConvNet
+# Exercise 5.8: the original tutorial's ConvNet
 # ---------------------------------------------------------------------------
 
 

@@ -1,29 +1,42 @@
 """Draw docs/figures/optimizer-paths.svg: four optimisers on the Rosenbrock function.
 
-    python docs/figures/optimizer_paths.py [OUTPUT.svg]
+    python docs/figures/optimizer_paths.py --impl reference           the book's figure
+    python docs/figures/optimizer_paths.py --impl isolate:03 mine.svg  with your optimisers
 
-Each optimiser is the answer key's (`solutions.optim`), run on a `solutions.autograd`
-tensor from the same start, with the training loop of chapter 03: zero_grad,
-loss.backward(), step. The contour lines come from marching squares on a grid. The
-SVG is written by hand (no plotting library) and is the same on every run;
-tests/test_figures.py checks that the committed figure matches what this script draws.
+Each optimiser is `kindling.optim`'s, run on a `kindling.autograd` tensor from the same
+start, with the training loop of chapter 03: zero_grad, loss.backward(), step. Which code
+that is, your chapters or the answer key, `--impl` says (or KINDLING_IMPL, as everywhere in
+kindling). The contour lines come from marching squares on a grid. The SVG is written by
+hand (no plotting library) and is the same on every run: drawn with your chapter 03, it is
+byte for byte the book's figure when your optimisers are right. tests/test_figures.py
+checks that the committed figure matches what this script draws on the answer key.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+from grading import impl_option
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-import solutions.autograd as kd  # noqa: E402
-import solutions.optim as optim  # noqa: E402
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("output", nargs="?", type=Path, help="where to write the SVG")
+    impl_option.add(parser)
+    return parser
+
+
+# The spine reads KINDLING_IMPL once, when kindling is first imported: --impl goes first.
+if __name__ == "__main__":
+    impl_option.apply(build_parser())
+
+import numpy as np  # noqa: E402
+
+import kindling.autograd as kd  # noqa: E402
+import kindling.optim as optim  # noqa: E402
 
 OUTPUT = Path(__file__).resolve().parent / "optimizer-paths.svg"
 START = (-1.5, 2.0)
@@ -300,10 +313,13 @@ def draw() -> str:
     return "\n".join(out) + "\n"
 
 
-def main(argv: list[str]) -> None:
-    output = Path(argv[1]) if len(argv) > 1 else OUTPUT
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    impl_option.announce(args.impl)
+    output = args.output or OUTPUT
     output.write_text(draw(), encoding="utf-8")
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    main()
