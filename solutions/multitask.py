@@ -202,9 +202,11 @@ class UncertaintyWeightedLoss(WeightedLoss):
         regression:      0.5 * exp(-s_t) * L_t + 0.5 * s_t
         classification:        exp(-s_t) * L_t + 0.5 * s_t
 
-    summed over the tasks. exp(-s_t) is the task's weight; the 0.5 * s_t term keeps
-    s_t from growing without end (which would switch the task off). `log_vars` is
-    one Parameter of shape (T,), zeros at first, in the order of `kinds`.
+    summed over the tasks. The factor in front of L_t is the task's weight (see
+    `task_weights`): 0.5 * exp(-s_t) for a regression, exp(-s_t) for a classification.
+    The 0.5 * s_t term keeps s_t from growing without end (which would switch the task
+    off). `log_vars` is one Parameter of shape (T,), zeros at first, in the order of
+    `kinds`.
     """
 
     KINDS = ("classification", "regression")
