@@ -582,6 +582,9 @@ CHAPTER_05_GPU = [
             "    a_tile = cuda.shared.array((TILE, TILE), float32)\n"
             "    b_tile = cuda.shared.array((TILE, TILE), float32)\n",
             "    a_tile, b_tile = cuda.shared.array((TILE, TILE), float32), cuda.shared.array((TILE, TILE), float32)\n"),
+    Planted("5.12", "rows taken from blockIdx.x, columns from blockIdx.y", GPU,
+            "    row = cuda.blockIdx.y * TILE + ty\n    col = cuda.blockIdx.x * TILE + tx\n",
+            "    row = cuda.blockIdx.x * TILE + ty\n    col = cuda.blockIdx.y * TILE + tx\n"),
     Planted("5.12", "b's tile stored transposed", GPU,
             "        b_tile[ty, tx] = b[start + ty, col]", "        b_tile[tx, ty] = b[start + ty, col]"),
     Planted("5.13", "the kernel ignores the padding", GPU,
