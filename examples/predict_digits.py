@@ -19,11 +19,28 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
+from grading import impl_option
 
-import kindling
-from kindling.cnn import ConvNet
-from kindling.data import datasets, transforms
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("weights", type=Path, help="an .npz file written by kindling.save")
+    parser.add_argument("--data", type=Path, default=Path("./data"), help="the MNIST folder")
+    parser.add_argument("--start", type=int, default=9000, help="first test digit (9000)")
+    parser.add_argument("--count", type=int, default=10, help="how many digits (10)")
+    impl_option.add(parser)
+    return parser
+
+
+# The spine reads KINDLING_IMPL once, when kindling is first imported: --impl goes first.
+if __name__ == "__main__":
+    impl_option.apply(build_parser())
+
+import numpy as np  # noqa: E402
+
+import kindling  # noqa: E402
+from kindling.cnn import ConvNet  # noqa: E402
+from kindling.data import datasets, transforms  # noqa: E402
 
 # The preprocessing is part of the model: it must be the one used in training.
 PREPROCESS = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
@@ -52,12 +69,8 @@ def predict(model: ConvNet, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("weights", type=Path, help="an .npz file written by kindling.save")
-    parser.add_argument("--data", type=Path, default=Path("./data"), help="the MNIST folder")
-    parser.add_argument("--start", type=int, default=9000, help="first test digit (9000)")
-    parser.add_argument("--count", type=int, default=10, help="how many digits (10)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    impl_option.announce(args.impl)
     try:
         model = load_model(args.weights)
         digits = datasets.MNIST(root=args.data, train=False, transform=PREPROCESS)

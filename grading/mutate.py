@@ -3,6 +3,7 @@
     python -m grading.mutate 03               every mutant of chapter 03, then the report
     python -m grading.mutate 05 --sample 40   a seeded sample of 40 (Numba recompiles per mutant)
     python -m grading.mutate 03 --list        the mutants only, without grading them
+    python -m grading.mutate 05 --jobs 2      two mutants at a time (one per core, say)
 
 A maintainer's command: it needs the whole repository (the answer key, the stubs, tests/).
 
@@ -33,16 +34,19 @@ from __future__ import annotations
 
 import argparse
 import ast
+import concurrent.futures
 import copy
 import datetime
 import json
 import os
+import queue
 import random
 import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -613,30 +617,50 @@ def run_chapter(
     equivalents: dict[Key, str],
     sampled_from: int | None = None,
     echo: Callable[..., None] = print,
+    jobs: int = 1,
 ) -> ChapterResult:
-    """Grade each mutant in turn, echoing what happened to each."""
+    """Grade each mutant, `jobs` at a time (each in its own copy of the course), echoing
+    what happened to each as it is known."""
     result = ChapterResult(chapter, len(mutants), sampled_from)
     started = time.monotonic()
+    lock = threading.Lock()
     with tempfile.TemporaryDirectory(prefix=f"kindling-mutants-{chapter}-") as folder:
-        grader = MutantGrader(chapter, Path(folder) / "course")
+        graders: queue.Queue[MutantGrader] = queue.Queue()
+        for job in range(max(1, jobs)):
+            graders.put(MutantGrader(chapter, Path(folder) / f"course-{job}"))
+        first = graders.queue[0]
         echo(f"chapter {chapter}: the answer key, unchanged ...", end=" ", flush=True)
-        echo(f"all PASS in {grader.baseline():.1f} s; {len(mutants)} mutants")
-        for number, mutant in enumerate(mutants, 1):
+        echo(f"all PASS in {first.baseline():.1f} s; {len(mutants)} mutants")
+        for grader in list(graders.queue)[1:]:
+            grader.limit = first.limit
+
+        def grade(number: int, mutant: Mutant) -> None:
             prefix = f"[{number}/{len(mutants)}] {mutant.describe()}"
             if mutant.key in equivalents:
-                result.equivalent += 1
-                echo(f"{prefix}\n    equivalent: {equivalents[mutant.key]}")
-                continue
-            verdict = grader.grade(mutant)
-            counts = result.by_exercise.setdefault(mutant.exercise, [0, 0])
-            counts[0] += verdict.killed
-            counts[1] += 1
-            if verdict.killed:
-                result.killed += 1
-                echo(f"{prefix}\n    killed in {verdict.seconds:.1f} s by {verdict.why[:150]}")
-            else:
-                result.survivors.append(mutant)
-                echo(f"{prefix}\n    SURVIVED ({verdict.seconds:.1f} s)")
+                with lock:
+                    result.equivalent += 1
+                    echo(f"{prefix}\n    equivalent: {equivalents[mutant.key]}")
+                return
+            grader = graders.get()
+            try:
+                verdict = grader.grade(mutant)
+            finally:
+                graders.put(grader)
+            with lock:
+                counts = result.by_exercise.setdefault(mutant.exercise, [0, 0])
+                counts[0] += verdict.killed
+                counts[1] += 1
+                if verdict.killed:
+                    result.killed += 1
+                    echo(f"{prefix}\n    killed in {verdict.seconds:.1f} s by {verdict.why[:150]}")
+                else:
+                    result.survivors.append(mutant)
+                    echo(f"{prefix}\n    SURVIVED ({verdict.seconds:.1f} s)")
+
+        with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as pool:
+            for done in [pool.submit(grade, n, m) for n, m in enumerate(mutants, 1)]:
+                done.result()  # an error in the tool itself stops the run
+    result.survivors.sort(key=mutants.index)  # the report lists them in the file's order
     result.seconds = time.monotonic() - started
     return result
 
@@ -704,6 +728,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exercise", help="only this exercise's bodies, e.g. 3.2")
     parser.add_argument("--list", action="store_true", help="list the mutants, grade none")
     parser.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="grade N mutants at a time (default 1)"
+    )
+    parser.add_argument(
         "--no-report", action="store_true", help=f"do not update {REPORT_FILE.name}"
     )
     args = parser.parse_args(argv)
@@ -724,7 +751,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{mutant.exercise:<5} {mutant.describe()}{listed}")
             print(f"chapter {chapter}: {len(mutants)} mutants")
             continue
-        result = run_chapter(chapter, mutants, equivalents, total if len(mutants) < total else None)
+        sampled_from = total if len(mutants) < total else None
+        result = run_chapter(chapter, mutants, equivalents, sampled_from, jobs=args.jobs)
         results.append(result)
         print(
             f"chapter {chapter}: {result.mutants} mutants, {result.equivalent} equivalent, "

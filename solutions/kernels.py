@@ -275,7 +275,9 @@ def max_pool2d_forward(x, kernel, stride, padding):
         b, ch = plane // c, plane % c
         for oy in range(out_h):
             for ox in range(out_w):
-                best, where = -np.inf, -1
+                # An all -inf window's max is at its first pixel inside the image (torch's).
+                first_y, first_x = max(oy * stride - padding, 0), max(ox * stride - padding, 0)
+                best, where = -np.inf, first_y * w + first_x
                 for i in range(kernel):
                     y = oy * stride - padding + i
                     if 0 <= y < h:

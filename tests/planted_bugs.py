@@ -426,6 +426,9 @@ CHAPTER_05 = [
             frozenset({"5.7", "5.8"})),
     Planted("5.3", "col2im assigns instead of adding", CNN,
             "stride] += (\n", "stride] = (\n"),
+    Planted("5.4", "an all -inf window's argmax left at -1: its gradient lands on the last pixel", KERNELS,
+            "                best, where = -np.inf, first_y * w + first_x\n",
+            "                best, where = -np.inf, -1\n"),
     Planted("5.4", "max-pool ties routed to every tied position", CNN,
             "        out, argmax = kernels.max_pool2d_forward(x, kernel, stride, padding)\n"
             "        ctx.save_for_backward(argmax)\n"

@@ -72,3 +72,9 @@ def test_train_step_benchmark_runs_and_prints_its_ratio():
         assert "losses agree over the first " in output, output
         ratio = r"^ratio kindling/torch: \d+\.\d\d median, \d+\.\d\d best "
         assert re.search(ratio, output, flags=re.MULTILINE), output
+
+
+def test_grading_benchmark_runs_and_prints_its_table():
+    output = run_benchmark("grading.py", "--chapters", "03", "--repeats", "1", "--no-progress")
+    assert re.search(r"^CPU: .+, \d+ logical cores", output, flags=re.MULTILINE), output
+    assert re.search(r"^03\s+\d+\.\d\s+\d+\.\d$", output, flags=re.MULTILINE), output

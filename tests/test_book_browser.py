@@ -31,7 +31,9 @@ SEARCHES = {  # what a learner types: the page that must come up
     "im2col": "chapters/05-cnn/",
 }
 
-pytestmark = pytest.mark.slow
+# Opening every page in Chromium took 59 s on a 2-core EPYC running the suite on both
+# cores beside another program: far over the global 60 s limit.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def _missing() -> str | None:

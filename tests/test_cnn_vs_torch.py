@@ -103,7 +103,7 @@ POOL_IDS = ["N{}C{}H{}W{}k{}s{}p{}".format(*case) for case in POOL_GRID]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
-@pytest.mark.parametrize("values", ["random", "ties", "negative"])
+@pytest.mark.parametrize("values", ["random", "ties", "negative", "minus-infinity"])
 @pytest.mark.parametrize("case", POOL_GRID, ids=POOL_IDS)
 def test_max_pool2d(case, values, dtype):
     kernel, stride, padding = case[4:]
@@ -113,6 +113,9 @@ def test_max_pool2d(case, values, dtype):
     else:
         x = rand(case[:4], seed, dtype)
         x = -np.abs(x) - 1 if values == "negative" else x  # the padding must never win
+        if values == "minus-infinity":  # windows of -inf only: torch routes to the first pixel
+            x = np.where(np.random.default_rng(seed).random(x.shape) < 0.8, -np.inf, x)
+            x = x.astype(dtype)
     ours = kd.Tensor(x.copy(), requires_grad=True)
     theirs = torch.tensor(x.copy(), requires_grad=True)
     out = cnn.max_pool2d(ours, kernel, stride, padding)

@@ -92,20 +92,26 @@ def test_multitask_example_trains_every_model_and_prints_the_table():
     if not (folder / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"the MNIST test split is not in {folder} (CI has it; see COURSE.md, Data)")
     output = run_example(
-        "multitask_mnist.py", "--data", str(folder), "--limit", "128", "--epochs", "2"
-    )
+        "multitask_mnist.py", "--data", str(folder), "--limit", "128", "--epochs", "2",
+        "--seeds", "1", "2",
+    )  # fmt: skip
     assert "128 training digits, 128 held out" in output, output
-    for name in ("digit only", "angle only", "equal weights", "hand-scaled", "uncertainty", "DWA"):
-        assert re.search(rf"^  {name}\s+epoch 2: ", output, flags=re.MULTILINE), output
-    table = re.findall(r"^\| ([\w -]+) \| ([\d.]+%|-) \| ([\d.]+|-) \|$", output, re.MULTILINE)
-    assert [row[0] for row in table] == [
-        "digit only",
-        "angle only",
-        "equal weights",
-        "hand-scaled",
-        "uncertainty",
-        "DWA",
-    ], output
+    models = list(multitask_configs())
+    for name in models:
+        for seed in (1, 2):
+            assert re.search(rf"^  {re.escape(name)}\s+seed {seed} epoch 2: ", output, re.M), output
+    number = r"\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\]"
+    table = re.findall(rf"^\| ([\w ,/-]+) \| ({number}|-) \| ({number}|-) \|$", output, re.M)
+    assert [row[0] for row in table] == ["always 0 degrees", *models], output
+    zero = next(row for row in table if row[0] == "always 0 degrees")
+    assert zero[1] == "-" and 20 < float(zero[2].split()[0]) < 25, zero  # the mean of |angle|
+
+
+def multitask_configs() -> dict:
+    """The example's rows, read from its source (importing it would import kindling)."""
+    source = (ROOT / "examples" / "multitask_mnist.py").read_text(encoding="utf-8")
+    block = source[source.index("CONFIGS = {") : source.index("}\n", source.index("CONFIGS = {"))]
+    return dict.fromkeys(re.findall(r'^    "([^"]+)": Config', block, re.M))
 
 
 def test_a_saved_model_predicts_from_a_script_with_no_training_code(tmp_path):
@@ -140,3 +146,38 @@ def test_predicting_with_a_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_pa
         f"error: cannot load {bogus} as a kindling checkpoint: it is not an .npz archive "
         "(the files kindling.save writes)"
     )
+
+
+EXAMPLES = ["init_experiment.py", "mnist_convnet.py", "mnist_data.py", "multitask_mnist.py",
+            "predict_digits.py", "seed_models.py", "../docs/figures/optimizer_paths.py"]  # fmt: skip
+
+
+@pytest.mark.parametrize("script", EXAMPLES)
+def test_every_example_takes_impl_and_checks_it(script):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), "--impl", "isolate:5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "'isolate:5' is not one of mine, reference or isolate:NN" in done.stderr, done.stderr
+
+
+def test_an_example_runs_what_kindling_impl_says_and_says_so_first():
+    env = {**os.environ, "KINDLING_IMPL": "isolate:02", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, str(ROOT / "examples" / "seed_models.py")]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    first = done.stdout.splitlines()[0]
+    assert (
+        first == "running your chapter 02, on the answer key for the rest; KINDLING_IMPL=isolate:02"
+    )
+    assert "NotImplementedError: Exercise 2.1" in done.stderr  # the stubs of chapter 02 ran
+    flag = subprocess.run([*command, "--impl", "reference"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert flag.returncode == 0, flag.stderr
+    assert (
+        flag.stdout.splitlines()[0]
+        == "running the answer key (solutions/); KINDLING_IMPL=reference"
+    )
+    empty = subprocess.run(command, cwd=ROOT, env={**env, "KINDLING_IMPL": ""},
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert empty.stdout.startswith("running your code (chapters/01 to 06); KINDLING_IMPL=mine")

@@ -65,6 +65,7 @@ def test_an_equivalent_without_a_reason_is_refused(tmp_path: Path):
             mutate.load_equivalents(listed)
 
 
+@pytest.mark.timeout(300)  # generates every mutant of the listed bodies: 26 s under load
 def test_every_listed_equivalent_is_a_mutant_of_the_answer_key():
     """An entry that matches no mutant any more (the answer key changed) must go."""
     listed = mutate.load_equivalents()
@@ -92,3 +93,20 @@ def test_a_sample_of_mutants_is_killed(chapter: str):
             "true equivalent in grading/equivalent-mutants.toml with its reason):\n"
             + "\n".join(mutant.describe() for mutant in result.survivors)
         )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_two_at_a_time_gives_each_mutant_its_verdict():
+    """--jobs 2: two copies of the course; every mutant is graded once, survivors in order."""
+    equivalents = mutate.load_equivalents()
+    body = next(b for b in mutate.exercise_bodies("03") if b.function == "clip_grad_norm_")
+    mutants = [m for m in mutate.mutants_of(body) if m.key not in equivalents][:4]
+    said: list[str] = []
+    result = mutate.run_chapter(
+        "03", mutants, equivalents, echo=lambda *args, **_: said.append(" ".join(args)), jobs=2
+    )
+    assert result.killed + len(result.survivors) == len(mutants) == 4
+    assert result.killed == 4, [m.describe() for m in result.survivors]
+    verdicts = [line for line in said if line.startswith("[")]
+    assert sorted(int(line[1]) for line in verdicts) == [1, 2, 3, 4]

@@ -51,6 +51,7 @@ def kindling_command(root: Path, *args: str, stdin: str = "") -> subprocess.Comp
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # grades chapters in subprocesses: up to 21 s under load
 def test_progress_grades_each_chapter_and_names_the_next_exercise(tmp_path):
     root = course_copy(tmp_path, ["02", "03"])
     shutil.copy(ROOT / "solutions" / "optim.py", root / "chapters" / "03" / "optim.py")
@@ -67,6 +68,7 @@ def test_progress_grades_each_chapter_and_names_the_next_exercise(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # grades chapters in subprocesses: up to 21 s under load
 def test_progress_shows_a_failing_exercise(tmp_path):
     root = course_copy(tmp_path, ["03"])
     optim = root / "chapters" / "03" / "optim.py"
@@ -83,6 +85,7 @@ def test_progress_shows_a_failing_exercise(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # grades chapters in subprocesses: up to 21 s under load
 def test_progress_regrades_only_what_changed(tmp_path):
     root = course_copy(tmp_path, ["02", "03"])
     first = kindling_command(root, "progress")

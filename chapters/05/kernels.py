@@ -236,6 +236,8 @@ def max_pool2d_forward(x, kernel, stride, padding):
     skipping positions outside the image (the padding never wins), and keep the
     largest value with a strict `>`, so the FIRST of several equal maxima wins.
     out[b, c, oy, ox] = that value; argmax[b, c, oy, ox] = y * W + xx (int64).
+    A window whose pixels are all -inf holds its max at its first pixel inside the
+    image, as in torch: start the scan there, not at an index no pixel has.
     """
     raise NotImplementedError("Exercise 5.4: Max pooling")
 

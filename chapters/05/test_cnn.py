@@ -369,6 +369,7 @@ VALUES = {
     "random": "x: normal values",
     "ties": "x: integers 0 to 2, so windows hold ties",
     "negative": "x: all negative (the padding must not win)",
+    "minus-infinity": "x: mostly -inf, so some windows hold nothing else",
 }
 
 
@@ -378,11 +379,14 @@ def pool_input(case: tuple[int, ...], seed: int, values: str) -> np.ndarray:
         return np.random.default_rng(seed).integers(0, 3, shape).astype(np.float32)
     if values == "negative":  # the padding must never win
         return -np.abs(random_array(shape, seed)) - 1
+    if values == "minus-infinity":  # a window of -inf only: its first pixel holds the max
+        hidden = np.random.default_rng(seed).random(shape) < 0.8
+        return np.where(hidden, -np.inf, random_array(shape, seed)).astype(np.float32)
     return random_array(shape, seed)
 
 
 @pytest.mark.exercise("5.4")
-@pytest.mark.parametrize("values", ["random", "ties", "negative"])
+@pytest.mark.parametrize("values", ["random", "ties", "negative", "minus-infinity"])
 @pytest.mark.parametrize("case", POOL_GRID, ids=POOL_IDS)
 def test_max_pool_function(case, values):
     seed = 200 + POOL_GRID.index(case)
@@ -395,7 +399,7 @@ def test_max_pool_function(case, values):
 
 
 @pytest.mark.exercise("5.4")
-@pytest.mark.parametrize("values", ["random", "ties", "negative"])
+@pytest.mark.parametrize("values", ["random", "ties", "negative", "minus-infinity"])
 @pytest.mark.parametrize("case", POOL_GRID, ids=POOL_IDS)
 def test_max_pool_kernels(case, values):
     seed = 250 + POOL_GRID.index(case)
