@@ -18,6 +18,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+# 43 s on an idle 2-core AMD EPYC (every kernel on the simulator), over 60 s with the
+# machine loaded: its own limit, with the subprocess's shorter so that its output shows.
+@pytest.mark.timeout(300)
 def test_gpu_check_script_runs_quick():
     env = {**os.environ, "KINDLING_IMPL": "reference", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
@@ -26,7 +29,7 @@ def test_gpu_check_script_runs_quick():
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=280,
     )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     checks = re.findall(r"= \d\.\de[-+]\d\d  (\w+)$", done.stdout, flags=re.MULTILINE)
