@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import io
+import linecache
 import re
 import sys
+import textwrap
 import tokenize
 from pathlib import Path
 from typing import Any
@@ -67,12 +71,40 @@ def _path(entry: Any) -> Path:
 
 def _statement(entry: Any) -> str:
     """The source statement of a traceback entry, on one line ('' when there is no source)."""
-    try:
-        source = str(entry.statement)
-    except Exception:  # no source (compiled code, a deleted file)
+    span = _statement_span(str(entry.path), entry.lineno + 1)
+    if span is None:  # no source (compiled code, a deleted file)
         return ""
+    lines = linecache.getlines(str(entry.path))[span[0] - 1 : span[1]]
+    source = textwrap.dedent("".join(lines))
     text = " ".join(line.strip() for line in _without_comments(source).splitlines())
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _statement_span(path: str, line: int) -> tuple[int, int] | None:
+    """First and last line of the innermost statement at `line` of the file at `path`. For
+    the head of a compound statement (`for ...:`), only the head, up to its body."""
+    starts, spans = _statements(path)
+    around = [(first, last) for first, last in spans if first <= line <= last]
+    if not around:
+        return None
+    first, last = max(around)  # the innermost: the one that starts last
+    later = [start for start in starts if start > line]
+    return first, min([last, *(start - 1 for start in later[:1])])
+
+
+@functools.cache  # parsing a file is slow, and a chapter's failures share a few files
+def _statements(path: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """The line spans of every statement in a file (none when it cannot be read or parsed)."""
+    try:
+        tree = ast.parse("".join(linecache.getlines(path)))
+    except (SyntaxError, ValueError):
+        return [], []
+    spans = [
+        (node.lineno, node.end_lineno or node.lineno)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.stmt)
+    ]
+    return sorted(first for first, _ in spans), spans
 
 
 def _without_comments(source: str) -> str:

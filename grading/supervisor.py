@@ -23,9 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -37,6 +39,9 @@ POLL_S = 0.01
 COLLECTION_LIMIT_S = 300.0
 # Between two tests, or after the last one, the worker has nothing slow left to do.
 IDLE_LIMIT_S = 60.0
+# The graders that run on the CUDA simulator: Python threads on one core. When a run holds
+# these and others, a second worker runs them beside the first (see Supervisor).
+SECOND_WORKER_FILES = frozenset({"test_gpu.py"})
 
 
 # The worker's own pytest-timeout stops a Python loop at the test's timeout and reports it;
@@ -95,12 +100,16 @@ def describe_exit(returncode: int, doing: str) -> str:
 class WorkerProcess:
     """One worker: `python -m pytest <your arguments> -p grading.worker`, in its own group."""
 
-    def __init__(self, config: pytest.Config, folder: Path, number: int, skip: set[str]):
+    def __init__(
+        self, config: pytest.Config, folder: Path, number: int, skip: set[str], share: str | None
+    ):
         self.events_path = folder / f"events-{number}.jsonl"
         self.log_path = folder / f"worker-{number}.log"
         self.events_path.touch()
         args = [*config.invocation_params.args, "-p", "grading.worker"]
         args += ["--kindling-events", str(self.events_path)]
+        if share is not None:
+            args += ["--kindling-share", share]
         if skip:
             skip_path = folder / f"skip-{number}.json"
             skip_path.write_text(json.dumps(sorted(skip)), encoding="utf-8")
@@ -174,79 +183,137 @@ class WorkerProcess:
         return "\n".join(written[-lines:])
 
 
-class Supervisor:
-    """Runs the graders in workers, replays their reports, and contains their crashes."""
+class Lane:
+    """One worker's share of the graders: its worker (restarted after a death), the tests it
+    collected, those done, the one running, and the replays it holds back (see Supervisor)."""
 
-    def __init__(self, config: pytest.Config, session: pytest.Session, chapters: list[str]):
-        self.config = config
-        self.session = session
-        self.hook = config.hook
-        self.chapters = chapters
-        self.plan: dict[str, PlannedTest] | None = None  # from the first worker's collection
+    def __init__(self, share: str | None) -> None:
+        self.share = share  # None: all the graders; "first" or "second": SECOND_WORKER_FILES
+        self.worker: WorkerProcess | None = None
+        self.plan: dict[str, PlannedTest] | None = None  # from its first worker's collection
         self.done: set[str] = set()  # tests finished, or given up on
-        self.phase: dict[str, str] = {}  # the last phase (setup, call, ...) reported, by test
-        self.collect_errors: set[str] = set()
+        self.done_before = 0  # len(done) when the current worker started
         self.running: PlannedTest | None = None
         self.started_at = 0.0  # when the running test started
-        self.finished = False
-        self.warnings: list[str] = []  # grading code replaced while the graders ran
-
-    def run(self) -> None:
-        with tempfile.TemporaryDirectory(prefix="kindling-grading-") as folder:
-            number = 0
-            while True:
-                number += 1
-                done_before = len(self.done)
-                worker = WorkerProcess(self.config, Path(folder), number, self.done)
-                try:
-                    self.follow(worker)
-                except WorkerDied as death:
-                    self.after_death(worker, death, progressed=len(self.done) > done_before)
-                finally:
-                    worker.close(wait_s=10.0 if self.finished else 0.0)
-                if self.finished or not self.tests_left() or self.should_stop():
-                    return
+        self.last_event_at = 0.0
+        self.finished = False  # its worker said "done"
+        self.live = False  # its replays reach pytest now; otherwise they wait in `held`
+        self.held: list[tuple[Callable[..., Any], dict[str, Any]]] = []
 
     def tests_left(self) -> list[PlannedTest]:
         if self.plan is None:
             return []
         return [test for nodeid, test in self.plan.items() if nodeid not in self.done]
 
-    def should_stop(self) -> bool:  # -x, --maxfail
-        return bool(self.session.shouldfail or self.session.shouldstop)
-
-    def follow(self, worker: WorkerProcess) -> None:
-        """Replay the worker's events until it is done; WorkerDied if it dies or overruns."""
-        self.running = None
-        since = time.monotonic()
-        while True:
-            events = worker.read_events()
-            for event in events:
-                self.handle(event)
-            if events:
-                since = time.monotonic()
-            if self.finished:
-                return
-            returncode = worker.process.poll()
-            if returncode is not None:
-                for event in worker.read_events():  # written just before it died
-                    self.handle(event)
-                if self.finished:
-                    return
-                raise WorkerDied(describe_exit(returncode, self.doing()))
-            self.check_time(since)
-            time.sleep(POLL_S)
-
     def doing(self) -> str:
         if self.running is not None:
             return f"running {self.running.name}"
         return "collecting the graders" if self.plan is None else "between two tests"
 
-    def check_time(self, since: float) -> None:
+
+class Supervisor:
+    """Runs the graders in workers, replays their reports, and contains their crashes.
+
+    Chapter 05's CUDA simulator graders run Python threads on one core while the other
+    graders' Numba kernels use every core, so when a run holds both kinds, two workers run
+    side by side, each collecting its share (SECOND_WORKER_FILES, or the rest). Their
+    reports are replayed one worker after the other, so that pytest's output reads as from
+    one process: the second worker's wait until the first is done."""
+
+    def __init__(self, config: pytest.Config, session: pytest.Session, chapters: list[str]):
+        self.config = config
+        self.session = session
+        self.hook = config.hook
+        self.chapters = chapters
+        self.phase: dict[str, str] = {}  # the last phase (setup, call, ...) reported, by test
+        self.collect_errors: set[str] = set()
+        self.workers_started = 0
+        self.warnings: list[str] = []  # grading code replaced while the graders ran
+        self.lanes = [Lane(share) for share in self.shares()]
+        self.lanes[0].live = True
+
+    def shares(self) -> list[str | None]:
+        """Two shares when the run's folders hold simulator graders and others; else one."""
+        paths = [Path(arg.split("::")[0]) for arg in self.config.args]
+        if not paths or any(not path.is_dir() for path in paths):  # files or tests named
+            return [None]
+        graders = {found.name for path in paths for found in path.rglob("test_*.py")}
+        if graders & SECOND_WORKER_FILES and graders - SECOND_WORKER_FILES:
+            return ["first", "second"]
+        return [None]
+
+    def run(self) -> None:
+        with tempfile.TemporaryDirectory(prefix="kindling-grading-") as folder:
+            for lane in self.lanes:
+                self.start_worker(lane, Path(folder))
+            try:
+                while any(lane.worker is not None for lane in self.lanes):
+                    for lane in self.lanes:
+                        if lane.worker is not None:
+                            self.follow(lane, Path(folder))
+                    self.pass_on_the_replays()
+                    time.sleep(POLL_S)
+            finally:
+                for lane in self.lanes:
+                    if lane.worker is not None:
+                        lane.worker.close(wait_s=0.0)
+            self.pass_on_the_replays()
+
+    def start_worker(self, lane: Lane, folder: Path) -> None:
+        self.workers_started += 1
+        lane.worker = WorkerProcess(
+            self.config, folder, self.workers_started, lane.done, lane.share
+        )
+        lane.done_before = len(lane.done)
+        lane.running = None
+        lane.last_event_at = time.monotonic()
+
+    def should_stop(self) -> bool:  # -x, --maxfail
+        return bool(self.session.shouldfail or self.session.shouldstop)
+
+    def follow(self, lane: Lane, folder: Path) -> None:
+        """Replay what the lane's worker wrote since the last look. A worker that is done is
+        closed; one that died or overran is killed, and another takes the lane's tests left."""
+        worker = lane.worker
+        assert worker is not None
+        died = False
+        try:
+            self.read(lane)
+            if not lane.finished:
+                returncode = worker.process.poll()
+                if returncode is not None:
+                    self.read(lane)  # written just before it died
+                    if not lane.finished:
+                        raise WorkerDied(describe_exit(returncode, lane.doing()))
+                else:
+                    self.check_time(lane)
+        except WorkerDied as death:
+            self.after_death(lane, death)
+            died = True
+        if lane.finished or died:
+            worker.close(wait_s=10.0 if lane.finished else 0.0)
+            lane.worker = None
+        if died and lane.tests_left() and not self.should_stop():
+            self.start_worker(lane, folder)
+        if self.should_stop():  # -x or --maxfail: the other lanes stop too
+            for other in self.lanes:
+                if other.worker is not None:
+                    other.worker.close(wait_s=0.0)
+                    other.worker = None
+
+    def read(self, lane: Lane) -> None:
+        assert lane.worker is not None
+        events = lane.worker.read_events()
+        for event in events:
+            self.handle(lane, event)
+        if events:
+            lane.last_event_at = time.monotonic()
+
+    def check_time(self, lane: Lane) -> None:
         now = time.monotonic()
-        test = self.running
+        test = lane.running
         if test is not None and test.timeout > 0:
-            elapsed = now - self.started_at
+            elapsed = now - lane.started_at
             if elapsed > test.timeout + grace_s(test.timeout):
                 raise WorkerDied(
                     f"Timeout: {test.name} was still running after {elapsed:.0f} s (its limit "
@@ -254,79 +321,100 @@ class Supervisor:
                     "(Numba) kernel?"
                 )
         elif test is None:
-            limit = COLLECTION_LIMIT_S if self.plan is None else IDLE_LIMIT_S
-            if now - since > limit:
+            limit = COLLECTION_LIMIT_S if lane.plan is None else IDLE_LIMIT_S
+            if now - lane.last_event_at > limit:
                 raise WorkerDied(
-                    f"the grading process was stuck {self.doing()} for {limit:.0f} s, so it "
+                    f"the grading process was stuck {lane.doing()} for {limit:.0f} s, so it "
                     "was killed"
                 )
 
-    def handle(self, event: dict) -> None:
+    def replay(self, lane: Lane, hook: Callable[..., Any], **kwargs: Any) -> None:
+        """Pass a report on to pytest now, or when the lanes before this one are done."""
+        if lane.live:
+            hook(**kwargs)
+        else:
+            lane.held.append((hook, kwargs))
+
+    def pass_on_the_replays(self) -> None:
+        """When the live lane is done, the next one goes live, with what it held back."""
+        for lane in self.lanes:
+            if not lane.live:
+                lane.live = True
+                for hook, kwargs in lane.held:
+                    hook(**kwargs)
+                lane.held.clear()
+            if lane.worker is not None:
+                return
+
+    def handle(self, lane: Lane, event: dict) -> None:
         kind = event["event"]
         if kind == "collected":
-            if self.plan is None:  # a restarted worker collects the same tests again
-                self.plan = {}
+            if lane.plan is None:  # a restarted worker collects the same tests again
+                lane.plan = {}
                 for item in event["items"]:
                     item["location"] = tuple(item["location"])
-                    self.plan[item["nodeid"]] = PlannedTest(**item)
-                self.session.testscollected = len(self.plan)
+                    lane.plan[item["nodeid"]] = PlannedTest(**item)
+                self.session.testscollected = sum(len(one.plan or ()) for one in self.lanes)
         elif kind == "deselected":
-            if self.plan is None:  # a restarted worker deselects the same tests again
+            if lane.plan is None:  # a restarted worker deselects the same tests again
                 items = [SimpleNamespace(nodeid=nodeid) for nodeid in event["nodeids"]]
-                self.hook.pytest_deselected(items=items)  # pytest's summary counts them
+                self.replay(lane, self.hook.pytest_deselected, items=items)  # pytest counts them
         elif kind == "collectreport":
             report = self.unserialize(event["report"])
             if report.nodeid not in self.collect_errors:
                 self.collect_errors.add(report.nodeid)
-                self.hook.pytest_collectreport(report=report)
+                self.replay(lane, self.hook.pytest_collectreport, report=report)
         elif kind == "start":
-            self.running = self.plan_for(event["nodeid"], event["location"])
-            self.started_at = time.monotonic()
-            self.hook.pytest_runtest_logstart(
-                nodeid=event["nodeid"], location=tuple(event["location"])
-            )
+            lane.running = self.plan_for(lane, event["nodeid"], event["location"])
+            lane.started_at = time.monotonic()
+            self.replay(
+                lane, self.hook.pytest_runtest_logstart,
+                nodeid=event["nodeid"], location=tuple(event["location"]),
+            )  # fmt: skip
         elif kind == "report":
             report = self.unserialize(event["report"])
             self.phase[report.nodeid] = report.when
-            self.hook.pytest_runtest_logreport(report=report)
+            self.replay(lane, self.hook.pytest_runtest_logreport, report=report)
         elif kind == "finish":
-            self.hook.pytest_runtest_logfinish(
-                nodeid=event["nodeid"], location=tuple(event["location"])
-            )
-            self.done.add(event["nodeid"])
-            self.running = None
+            self.replay(
+                lane, self.hook.pytest_runtest_logfinish,
+                nodeid=event["nodeid"], location=tuple(event["location"]),
+            )  # fmt: skip
+            lane.done.add(event["nodeid"])
+            lane.running = None
         elif kind == "warnings":  # a restarted worker may see the same again
             self.warnings += [line for line in event["lines"] if line not in self.warnings]
         elif kind == "done":
-            self.finished = True
+            lane.finished = True
 
-    def plan_for(self, nodeid: str, location: list) -> PlannedTest:
-        if self.plan is not None and nodeid in self.plan:
-            return self.plan[nodeid]
+    def plan_for(self, lane: Lane, nodeid: str, location: list) -> PlannedTest:
+        if lane.plan is not None and nodeid in lane.plan:
+            return lane.plan[nodeid]
         return PlannedTest(nodeid, tuple(location), None, None, 0.0)
 
     def unserialize(self, data: dict) -> pytest.TestReport | pytest.CollectReport:
         return self.hook.pytest_report_from_serializable(config=self.config, data=data)
 
-    def after_death(self, worker: WorkerProcess, death: WorkerDied, progressed: bool) -> None:
-        """Record what the death cost; the loop in run() restarts for the tests left."""
-        worker.kill()
+    def after_death(self, lane: Lane, death: WorkerDied) -> None:
+        """Record what the death cost; follow() starts a worker for the tests left."""
+        assert lane.worker is not None
+        lane.worker.kill()
         reason = str(death)
-        test = self.running
+        test = lane.running
         if test is not None:
-            elapsed = time.monotonic() - self.started_at
+            elapsed = time.monotonic() - lane.started_at
             if 0 < test.timeout <= elapsed and not reason.startswith("Timeout"):
                 # pytest-timeout's fallback (no SIGALRM on Windows) ends the process itself
                 reason = f"Timeout: {test.name} ran past its limit of {test.timeout:g} s; {reason}"
-            self.fail(test, reason, worker.log_excerpt())
-            self.skip_rest_of_exercise(test)
-        elif self.plan is None:
-            self.fail_collection(reason, worker.log_excerpt())
-        elif not progressed:  # it died between tests twice in a row: give up on the rest
-            for test in self.tests_left():
-                self.skip(test, f"not run: {reason}")
+            self.fail(lane, test, reason, lane.worker.log_excerpt())
+            self.skip_rest_of_exercise(lane, test)
+        elif lane.plan is None:
+            self.fail_collection(lane, reason, lane.worker.log_excerpt())
+        elif len(lane.done) == lane.done_before:  # died between tests twice in a row: give up
+            for left in lane.tests_left():
+                self.skip(lane, left, f"not run: {reason}")
 
-    def fail(self, test: PlannedTest, reason: str, log_excerpt: str) -> None:
+    def fail(self, lane: Lane, test: PlannedTest, reason: str, log_excerpt: str) -> None:
         longrepr = reason
         if log_excerpt:
             longrepr += f"\n\nWhat the grading process wrote:\n{log_excerpt}"
@@ -338,35 +426,45 @@ class Supervisor:
             kindling_chapter=test.chapter, kindling_exercise=test.exercise,
             kindling_status="ERROR", kindling_detail=reason,
         )  # fmt: skip
-        self.hook.pytest_runtest_logreport(report=report)
-        self.hook.pytest_runtest_logfinish(nodeid=test.nodeid, location=test.location)
-        self.done.add(test.nodeid)
-        self.running = None
+        self.replay(lane, self.hook.pytest_runtest_logreport, report=report)
+        self.replay(
+            lane, self.hook.pytest_runtest_logfinish, nodeid=test.nodeid, location=test.location
+        )
+        lane.done.add(test.nodeid)
+        lane.running = None
 
-    def skip_rest_of_exercise(self, crashed: PlannedTest) -> None:
+    def skip_rest_of_exercise(self, lane: Lane, crashed: PlannedTest) -> None:
         if crashed.exercise is None:
             return
-        for test in self.tests_left():
+        for test in lane.tests_left():
             if (test.chapter, test.exercise) == (crashed.chapter, crashed.exercise):
-                self.skip(test, f"not run: {crashed.name} ended the grading process")
+                self.skip(lane, test, f"not run: {crashed.name} ended the grading process")
 
-    def skip(self, test: PlannedTest, reason: str) -> None:
+    def skip(self, lane: Lane, test: PlannedTest, reason: str) -> None:
         path, line, _ = test.location
-        self.hook.pytest_runtest_logstart(nodeid=test.nodeid, location=test.location)
+        self.replay(
+            lane, self.hook.pytest_runtest_logstart, nodeid=test.nodeid, location=test.location
+        )
         report = pytest.TestReport(
             test.nodeid, test.location, {}, "skipped", (path, (line or 0) + 1, f"Skipped: {reason}"),
             "setup", kindling_chapter=test.chapter, kindling_exercise=test.exercise,
         )  # fmt: skip
-        self.hook.pytest_runtest_logreport(report=report)
-        self.hook.pytest_runtest_logfinish(nodeid=test.nodeid, location=test.location)
-        self.done.add(test.nodeid)
+        self.replay(lane, self.hook.pytest_runtest_logreport, report=report)
+        self.replay(
+            lane, self.hook.pytest_runtest_logfinish, nodeid=test.nodeid, location=test.location
+        )
+        lane.done.add(test.nodeid)
 
-    def fail_collection(self, reason: str, tail: str) -> None:
+    def fail_collection(self, lane: Lane, reason: str, tail: str) -> None:
         """No test was collected: every exercise of the chapters graded is an ERROR."""
         for number in self.chapters:
+            nodeid = f"chapters/{number}"
+            if nodeid in self.collect_errors:  # the other lane's worker died there too
+                continue
+            self.collect_errors.add(nodeid)
             report = pytest.CollectReport(
-                f"chapters/{number}", "failed",
+                nodeid, "failed",
                 reason + (f"\n\nWhat the grading process wrote:\n{tail}" if tail else ""),
                 None, kindling_chapter=number, kindling_detail=reason,
             )  # fmt: skip
-            self.hook.pytest_collectreport(report=report)
+            self.replay(lane, self.hook.pytest_collectreport, report=report)

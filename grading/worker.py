@@ -73,6 +73,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--kindling-events", help=argparse.SUPPRESS)
     group.addoption("--kindling-skip", help=argparse.SUPPRESS)
     group.addoption("--kindling-log", help=argparse.SUPPRESS)
+    group.addoption("--kindling-share", choices=("first", "second"), help=argparse.SUPPRESS)
 
 
 def emit(event: str, **fields: Any) -> None:
@@ -99,6 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.option.continue_on_collection_errors = True
     limit_memory()
     leave_when_the_supervisor_does()
+    parse_each_source_once()
     if config.getoption("kindling_log"):  # -s: your prints go to the terminal, pytest's to a log
         sys.stdout = open(config.getoption("kindling_log"), "w", encoding="utf-8")  # noqa: SIM115
     watch_the_grading_code()
@@ -118,6 +120,21 @@ def watch_the_grading_code() -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     sys.stdout = sys.__stdout__  # pytest's terminal writer keeps the log it was created with
+
+
+def parse_each_source_once() -> None:
+    """pytest parses a file again for every failure it shows (its cache of parsed files lives
+    for one failure): with a bug that fails 60 tests, that was 40% of chapter 05's grading.
+    The files do not change while the graders run, so one cache serves the whole run."""
+    from _pytest._code.code import TracebackEntry
+
+    getsource = TracebackEntry.getsource
+    parsed: dict = {}
+
+    def getsource_parsed_once(self: TracebackEntry, astcache: dict | None = None) -> Any:
+        return getsource(self, parsed if astcache is not None else None)
+
+    TracebackEntry.getsource = getsource_parsed_once  # type: ignore[method-assign]
 
 
 def limit_memory() -> None:
@@ -154,6 +171,18 @@ def leave_when_the_supervisor_does() -> None:
         os._exit(3)
 
     threading.Thread(target=watch, name="kindling-watchdog", daemon=True).start()
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """When the supervisor runs two workers side by side, each collects only its share:
+    the second the files in SECOND_WORKER_FILES, the first all the others."""
+    share = config.getoption("kindling_share")
+    if share is None or not collection_path.name.startswith("test_"):
+        return None
+    from grading.supervisor import SECOND_WORKER_FILES
+
+    in_second = collection_path.name in SECOND_WORKER_FILES
+    return True if in_second != (share == "second") else None  # None: the others decide
 
 
 @pytest.hookimpl(trylast=True)

@@ -156,6 +156,31 @@ def test_an_endless_loop_in_a_numba_kernel_is_killed_after_its_time_limit(worksp
     assert run.seconds < 60, f"the run took {run.seconds:.0f} s"
 
 
+@pytest.mark.slow  # 20 to 40 s: chapter 05, graded by two workers side by side
+@pytest.mark.timeout(300)
+def test_a_crash_in_the_second_worker_costs_its_exercise_only(workspace):
+    """Chapter 05's simulator graders run in a second worker beside the first (see
+    grading/supervisor.py): a crash there is contained as in the first, and the output reads
+    as from one process, one file after the other."""
+    ws = workspace("05")
+    ws.use_answer_key()
+    gpu = ws.chapter_dir / "gpu.py"
+    start = (
+        '    """alpha * x + y for two 1-D float32 arrays of one length, computed on the GPU."""\n'
+    )
+    text = gpu.read_text(encoding="utf-8")
+    assert text.count(start) == 1, "scale_add's docstring changed: update the test"
+    gpu.write_text(text.replace(start, start + "    import os\n\n    os._exit(1)\n"), "utf-8")
+    run = grade(ws, "-v", target="chapters/05")  # -q -v: pytest's default output, by file
+    others = {e: s for e, s in run.statuses.items() if e != "5.10"}
+    assert others == dict.fromkeys(others, "PASS"), (run.details, run.output[-3000:])
+    assert run.statuses["5.10"] == "ERROR" and "exited with status 1" in run.details["5.10"]
+    assert "total: 95/100 points" in run.output, run.output[-3000:]
+    progress = [line for line in run.output.splitlines() if line.endswith("%]")]
+    files = [line.split()[0] for line in progress if line.startswith("chapters/")]
+    assert files == ["chapters/05/test_cnn.py", "chapters/05/test_gpu.py"], run.output[-3000:]
+
+
 @pytest.mark.timeout(120)
 def test_a_syntax_error_names_the_file_and_line(workspace):
     ws = workspace("03")
