@@ -371,21 +371,42 @@ def _splice(source: str, node: ast.AST, text: str) -> str:
     return (raw[:first] + text.encode("utf-8") + raw[last:]).decode("utf-8")
 
 
+def _first_line(function: Function) -> int:
+    """The function's first line: its first decorator's, or its `def`."""
+    return min([function.lineno, *(d.lineno for d in function.decorator_list)])
+
+
+def _parse_function(lines: list[str], first: int, last: int) -> Function:
+    """The function on lines `first` to `last` (1-based) of a file, parsed alone, with the
+    line numbers and columns it has in the file. Parsing these few lines is much quicker
+    than parsing the file again, or copying the tree (copy.deepcopy)."""
+    chunk = lines[first - 1 : last]
+    indented = chunk[0][:1].isspace()
+    text = "\n".join(["if 1:", *chunk] if indented else chunk)  # `if 1:` keeps the columns
+    tree = ast.parse(text)
+    function = tree.body[0].body[0] if indented else tree.body[0]
+    ast.increment_lineno(function, first - 1 - indented)
+    return function
+
+
 def _spliced_source(
-    source: str, mutated: Function, qualname: str, node: ast.AST, new: ast.AST
+    source: str, mutated: Function, original: Function, node: ast.AST, new: ast.AST
 ) -> str:
     """The file with `node` replaced by `new`, checked by parsing it back: without
     parentheses if that gives the intended code, else with them (for precedence)."""
     expected = ast.dump(mutated)
     text = ast.unparse(new)
+    lines_before = source.count("\n")
     for candidate in (text, f"({text})") if isinstance(new, ast.expr) else (text,):
         spliced = _splice(source, node, candidate)
+        last = original.end_lineno + spliced.count("\n") - lines_before
         try:
-            if ast.dump(_find(ast.parse(spliced), qualname)) == expected:
-                return spliced
+            function = _parse_function(spliced.splitlines(), _first_line(original), last)
         except SyntaxError:
             continue
-    raise RuntimeError(f"{qualname}: cannot splice {text!r} in place of line {node.lineno}")
+        if ast.dump(function) == expected:
+            return spliced
+    raise RuntimeError(f"cannot splice {text!r} in place of line {node.lineno}")
 
 
 def mutants_of(body: ExerciseBody) -> list[Mutant]:
@@ -394,17 +415,25 @@ def mutants_of(body: ExerciseBody) -> list[Mutant]:
     source = (SOLUTIONS_DIR / body.file).read_text(encoding="utf-8")
     lines = source.splitlines()
     original = _find(ast.parse(source), body.function)
+    span = (_first_line(original), original.end_lineno or original.lineno)
+
+    def fresh() -> Function:  # a copy of the original to mutate
+        return _parse_function(lines, *span)
+
     counter = _Mutator(original)
-    counter.visit(copy.deepcopy(original))
+    counter.visit(fresh())
     unchanged = ast.dump(original)
     mutants, seen = [], {source}
     for target in range(counter.count):
         mutator = _Mutator(original, target)
-        function = mutator.visit(copy.deepcopy(original))
+        function = mutator.visit(fresh())
         if mutator.replaced is None or ast.dump(function) == unchanged:
             continue
         node, replacement = mutator.replaced
-        mutated = _spliced_source(source, function, body.function, node, replacement)
+        try:
+            mutated = _spliced_source(source, function, original, node, replacement)
+        except RuntimeError as error:
+            raise RuntimeError(f"{body.function}: {error}") from None
         if mutated in seen:
             continue
         seen.add(mutated)
