@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_example(script: str, *args: str) -> str:
+def run_example(script: str, *args: str, timeout: float = 60) -> str:
     """Run examples/<script> on the answer key from the repository's root; return its stdout."""
     env = {**os.environ, "KINDLING_IMPL": "reference"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
@@ -30,7 +30,7 @@ def run_example(script: str, *args: str) -> str:
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
     )
     assert result.returncode == 0, f"{script} failed:\n{result.stderr[-4000:]}"
     return result.stdout
@@ -87,13 +87,15 @@ def test_mnist_data_runs_the_seeds_pipeline_on_the_shared_test_split():
     assert (stats[2], stats[3]) == expected, stats[0]
 
 
+@pytest.mark.slow  # 28 s on a 2-core EPYC beside a mutation run (14 trainings)
+@pytest.mark.timeout(300)
 def test_multitask_example_trains_every_model_and_prints_the_table():
     folder = ROOT.parent / "shared" / "data" / "mnist"
     if not (folder / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"the MNIST test split is not in {folder} (CI has it; see COURSE.md, Data)")
     output = run_example(
         "multitask_mnist.py", "--data", str(folder), "--limit", "128", "--epochs", "2",
-        "--seeds", "1", "2",
+        "--seeds", "1", "2", timeout=280,
     )  # fmt: skip
     assert "128 training digits, 128 held out" in output, output
     models = list(multitask_configs())
@@ -114,6 +116,8 @@ def multitask_configs() -> dict:
     return dict.fromkeys(re.findall(r'^    "([^"]+)": Config', block, re.M))
 
 
+@pytest.mark.slow  # 17 s on a 2-core EPYC beside a mutation run (a training, then a prediction)
+@pytest.mark.timeout(300)
 def test_a_saved_model_predicts_from_a_script_with_no_training_code(tmp_path):
     folder = ROOT.parent / "shared" / "data" / "mnist"
     if not (folder / "t10k-images-idx3-ubyte.gz").is_file():
@@ -121,10 +125,12 @@ def test_a_saved_model_predicts_from_a_script_with_no_training_code(tmp_path):
     weights = tmp_path / "convnet.npz"
     trained = run_example(
         "mnist_convnet.py", "--data", str(folder), "--limit", "256", "--epochs", "1",
-        "--save", str(weights),
+        "--save", str(weights), timeout=280,
     )  # fmt: skip
     assert f"saved the trained weights to {weights}" in trained
-    output = run_example("predict_digits.py", str(weights), "--data", str(folder), "--count", "7")
+    output = run_example(
+        "predict_digits.py", str(weights), "--data", str(folder), "--count", "7", timeout=280
+    )
     rows = re.findall(r"^\s*(\d+)\s+(\d)\s+(\d)\s+(0\.\d{3})( +<- wrong)?$", output, re.MULTILINE)
     assert [int(row[0]) for row in rows] == list(range(9000, 9007)), output
     wrong = sum(bool(row[4]) for row in rows)

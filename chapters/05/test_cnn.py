@@ -441,12 +441,18 @@ def test_max_pool_ties_go_to_the_first_position():
 
 
 @pytest.mark.exercise("5.4")
-def test_max_pool_window_must_fit():
-    x = random_array((1, 1, 2, 2), 7)
-    call = "MaxPool2dFunction.forward(ctx, x (1, 1, 2, 2), kernel=5, stride=1, padding=1)"
+@pytest.mark.parametrize(
+    ("shape", "kernel", "padding", "padded"),
+    [((1, 1, 2, 2), 5, 1, "4 x 4"), ((1, 1, 2, 6), 3, 0, "2 x 6"), ((1, 1, 6, 2), 3, 0, "6 x 2")],
+)
+def test_max_pool_window_must_fit(shape, kernel, padding, padded):
+    x = random_array(shape, 7)
+    call = (
+        f"MaxPool2dFunction.forward(ctx, x {shape}, kernel={kernel}, stride=1, padding={padding})"
+    )
     expect_value_error(
-        lambda: my_cnn.MaxPool2dFunction.forward(my_autograd.Context(), x, 5, 1, 1),
-        f"{call}: the window does not fit in the padded 4 x 4 input, so it",
+        lambda: my_cnn.MaxPool2dFunction.forward(my_autograd.Context(), x, kernel, 1, padding),
+        f"{call}: the window does not fit in the padded {padded} input (check both sides), so it",
     )
 
 
@@ -679,13 +685,14 @@ def test_conv2d_rejects_input_that_is_not_4d(shape):
 
 
 @pytest.mark.exercise("5.7")
-def test_conv2d_rejects_weight_that_is_not_4d():
-    x, weight = tensor(np.zeros((2, 1, 8, 8), np.float32)), tensor(np.zeros((4, 9), np.float32))
+@pytest.mark.parametrize("w_shape", [(4, 9), (4, 1, 3)])  # (4, 1, 3): its channels match
+def test_conv2d_rejects_weight_that_is_not_4d(w_shape):
+    x, weight = tensor(np.zeros((2, 1, 8, 8), np.float32)), tensor(np.zeros(w_shape, np.float32))
     message = expect_value_error(
-        lambda: my_cnn.conv2d(x, weight), "conv2d(input (2, 1, 8, 8), weight of shape (4, 9))"
+        lambda: my_cnn.conv2d(x, weight), f"conv2d(input (2, 1, 8, 8), weight of shape {w_shape})"
     )
-    if not message_mentions_shape(message, (4, 9)):
-        fail(f"conv2d's error for a weight of shape (4, 9) says {message!r}: name the shape")
+    if not message_mentions_shape(message, w_shape):
+        fail(f"conv2d's error for a weight of shape {w_shape} says {message!r}: name the shape")
 
 
 @pytest.mark.exercise("5.7")
@@ -821,19 +828,31 @@ def test_layers_forward_and_gradients(label, x_shape, w_shape, bias, make):
         assert_same_array(got[what], expected, f"{label}: {what}", inputs)
 
 
+X_SHAPE, W_SHAPE = (2, 3, 7, 6), (4, 3, 3, 3)
 FUNCTIONAL_CASES = [
-    ("conv2d(x, w)", lambda cnn, x, w: cnn.conv2d(x, w)),
-    ("conv2d(x, w, None, 2, 1)", lambda cnn, x, w: cnn.conv2d(x, w, None, 2, 1)),
-    ("max_pool2d(x, 2)", lambda cnn, x, w: cnn.max_pool2d(x, 2)),
-    ("max_pool2d(x, 3, 1, 1)", lambda cnn, x, w: cnn.max_pool2d(x, 3, 1, 1)),
-]
+    ("conv2d(x, w)", X_SHAPE, W_SHAPE, lambda cnn, x, w: cnn.conv2d(x, w)),
+    ("conv2d(x, w, None, 2, 1)", X_SHAPE, W_SHAPE, lambda cnn, x, w: cnn.conv2d(x, w, None, 2, 1)),
+    ("max_pool2d(x, 2)", X_SHAPE, W_SHAPE, lambda cnn, x, w: cnn.max_pool2d(x, 2)),
+    ("max_pool2d(x, 3, 1, 1)", X_SHAPE, W_SHAPE, lambda cnn, x, w: cnn.max_pool2d(x, 3, 1, 1)),
+    # padding 1 is allowed with kernel 2 (at most kernel_size // 2)
+    ("max_pool2d(x, 2, 2, 1)", X_SHAPE, W_SHAPE, lambda cnn, x, w: cnn.max_pool2d(x, 2, 2, 1)),
+    # Kernels that just fit, not square, on images that are not square: no error.
+    ("conv2d(x, w): a 3x5 kernel, exactly as tall as a 3x8 image", (1, 2, 3, 8), (3, 2, 3, 5),
+     lambda cnn, x, w: cnn.conv2d(x, w)),
+    ("conv2d(x, w): a 5x3 kernel, exactly as wide as an 8x3 image", (1, 2, 8, 3), (3, 2, 5, 3),
+     lambda cnn, x, w: cnn.conv2d(x, w)),
+    ("conv2d(x, w, None, 1, 1): a 4x4 kernel, exactly the size of a 2x2 image padded by 1",
+     (2, 1, 2, 2), (2, 1, 4, 4), lambda cnn, x, w: cnn.conv2d(x, w, None, 1, 1)),
+]  # fmt: skip
 
 
 @pytest.mark.exercise("5.7")
-@pytest.mark.parametrize(("label", "call"), FUNCTIONAL_CASES, ids=[c[0] for c in FUNCTIONAL_CASES])
-def test_functional_forward_and_gradients(label, call):
+@pytest.mark.parametrize(
+    ("label", "x_shape", "w_shape", "call"), FUNCTIONAL_CASES, ids=[c[0] for c in FUNCTIONAL_CASES]
+)
+def test_functional_forward_and_gradients(label, x_shape, w_shape, call):
     seed = 600 + [c[0] for c in FUNCTIONAL_CASES].index(label)
-    x, w = random_array((2, 3, 7, 6), seed), random_array((4, 3, 3, 3), seed + 1)
+    x, w = random_array(x_shape, seed), random_array(w_shape, seed + 1)
     inputs = describe({"x": x, "w": w}, seed)
     results = []
     for cnn, _, autograd, _ in (MINE, REF):
