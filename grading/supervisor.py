@@ -233,7 +233,10 @@ class Supervisor:
         self.lanes[0].live = True
 
     def shares(self) -> list[str | None]:
-        """Two shares when the run's folders hold simulator graders and others; else one."""
+        """Two shares when the run's folders hold simulator graders and others; else one.
+        Also one with -x or --maxfail, which stop at the first failures in the order run."""
+        if self.config.getoption("maxfail"):
+            return [None]
         paths = [Path(arg.split("::")[0]) for arg in self.config.args]
         if not paths or any(not path.is_dir() for path in paths):  # files or tests named
             return [None]
