@@ -36,6 +36,7 @@ def run_benchmark(script: str, *args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow  # 2.7 s on the idle 2-core EPYC: a subprocess that imports torch
 def test_data_loader_benchmark_runs_and_prints_its_ratio():
     output = run_benchmark("data_loader.py", "--samples", "2000", "--repeats", "1")
     assert re.search(r"^kindling\s+\d+\.\d+\s+[\d,]+$", output, flags=re.MULTILINE), output
@@ -55,6 +56,7 @@ def test_matmul_benchmark_runs_and_prints_its_ratios():
         assert re.search(row, output, flags=re.MULTILINE), f"no row for {label}:\n{output}"
 
 
+@pytest.mark.slow  # 4.5 s on the idle 2-core EPYC: a subprocess that imports torch
 def test_conv_benchmark_runs_and_prints_its_ratios():
     output = run_benchmark("conv.py", "--quick")
     torch_missing = importlib.util.find_spec("torch") is None
@@ -68,6 +70,7 @@ def test_conv_benchmark_runs_and_prints_its_ratios():
         assert re.search(rf"^  {line}.*\s\d+\.\d\d$", output, flags=re.MULTILINE), output
 
 
+@pytest.mark.slow  # 5.8 s on the idle 2-core EPYC: a subprocess that imports torch
 def test_train_step_benchmark_runs_and_prints_its_ratio():
     output = run_benchmark("train_step.py", "--quick")
     assert re.search(r"^kindling(\s+\d+\.\d){5}$", output, flags=re.MULTILINE), output
@@ -79,6 +82,7 @@ def test_train_step_benchmark_runs_and_prints_its_ratio():
         assert re.search(ratio, output, flags=re.MULTILINE), output
 
 
+@pytest.mark.slow  # 3.4 s on the idle 2-core EPYC: a subprocess that imports torch
 def test_grading_benchmark_runs_and_prints_its_table():
     output = run_benchmark("grading.py", "--chapters", "03", "--repeats", "1", "--no-progress")
     assert re.search(r"^CPU: .+, \d+ logical cores", output, flags=re.MULTILINE), output

@@ -112,6 +112,7 @@ def test_the_seeds_convnet_reaches_97_percent_on_held_out_real_digits():
     )
 
 
+@pytest.mark.slow  # 3.8 s on the idle 2-core EPYC: a training run in a subprocess
 @pytest.mark.timeout(300)
 @needs_real_digits
 def test_a_quick_run_saves_weights_that_load_into_a_fresh_convnet(tmp_path):
@@ -133,6 +134,7 @@ def idx_gz(array: np.ndarray) -> bytes:
     return gzip.compress(header + array.astype(np.uint8).tobytes(), mtime=0)
 
 
+@pytest.mark.slow  # 2 s on the idle 2-core EPYC: a training run in a subprocess
 @pytest.mark.timeout(300)
 def test_with_both_splits_it_trains_on_one_and_evaluates_on_the_other(tmp_path):
     rng = np.random.default_rng(5)
