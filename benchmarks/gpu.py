@@ -41,6 +41,8 @@ except ImportError:  # kindling's side still runs
 
 ROOT = Path(__file__).resolve().parent.parent
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+if SIMULATED:  # the simulator's threads wait less for each other (grading/simulator.py)
+    sys.setswitchinterval(0.0005)
 
 
 ROUNDS = [3]  # timing rounds; --quick makes it 1

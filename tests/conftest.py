@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from grading.simulator import use_a_short_switch_interval
 from tests.workspace import Workspace
 
 # tests/gpu runs only on numba-cuda's simulator, in a process of its own (see
 # tests/test_gpu_simulator.py): numba reads NUMBA_ENABLE_CUDASIM once, when imported.
 collect_ignore = [] if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" else ["gpu"]
+use_a_short_switch_interval()
 
 # Reproducible property tests: the same examples on every run and every machine.
 settings.register_profile("kindling", derandomize=True, deadline=None, max_examples=60)
