@@ -7,6 +7,7 @@ import pytest
 
 from grading.manifest import chapter_numbers, load_chapter
 from tests.planted_bugs import PLANTED
+from tests.workspace import Planted
 
 # Each test grades a copy of a chapter in a subprocess. The other chapters took 3 to 20 s
 # each on a 2-core EPYC (the high end with two more processes running beside the suite):
@@ -25,6 +26,30 @@ def with_limit(chapter: str, value: object = None, test_id: str | None = None):
 
 
 CHAPTER_PARAMS = [with_limit(chapter) for chapter in CHAPTERS]
+
+# Where a chapter's grader files read different files of it, a bug planted in a file is
+# graded by the grader files that read it only. Chapter 05's simulator graders (test_gpu.py)
+# read gpu.py and no other file of the chapter; its other graders read all but gpu.py.
+# test_grader_files_read_only_their_files proves it: the files a grader file must not read
+# end the process when imported, and its exercises still pass.
+GRADERS_OF = {
+    "05": {"cnn.py": ["test_cnn.py"], "kernels.py": ["test_cnn.py"], "gpu.py": ["test_gpu.py"]},
+}
+NOT_READ = "import os\nos._exit(71)  # planted: the grader file being proven must not read this\n"
+
+
+def graders_of(bug: Planted) -> list[str] | None:
+    """The grader files that can see `bug` (None: all of the chapter's)."""
+    return GRADERS_OF.get(bug.chapter, {}).get(bug.file)
+
+
+def isolated_grader_files() -> list:
+    params = []
+    for chapter, readers in GRADERS_OF.items():
+        for grader in sorted({name for names in readers.values() for name in names}):
+            unread = sorted(file for file, names in readers.items() if grader not in names)
+            params.append(with_limit(chapter, (chapter, grader, unread), f"{chapter} {grader}"))
+    return params
 
 
 @pytest.mark.parametrize("chapter", CHAPTER_PARAMS)
@@ -66,8 +91,31 @@ def test_planted_bug_fails_its_exercise(workspace, bug):
     ws = workspace(bug.chapter)
     ws.use_answer_key()
     ws.plant(bug)
-    grades = ws.grade()
+    graders = graders_of(bug)
+    grades = ws.grade(graders=graders)
     assert grades.statuses[bug.exercise] in {"FAIL", "ERROR"}, (bug.name, grades.details)
     for exercise, status in grades.statuses.items():
-        if exercise not in bug.also_breaks | {bug.exercise}:
+        if status == "NOT RUN" and graders is not None:
+            assert exercise not in bug.also_breaks, f"{exercise} is graded by none of {graders}"
+        elif exercise not in bug.also_breaks | {bug.exercise}:
             assert status == "PASS", f"{bug.name} also broke {exercise}: {grades.details[exercise]}"
+
+
+@pytest.mark.parametrize("case", isolated_grader_files())
+def test_grader_files_read_only_their_files(workspace, case):
+    """What lets a planted bug be graded by some grader files only (GRADERS_OF)."""
+    chapter, grader, unread = case
+    ws = workspace(chapter)
+    ws.use_answer_key()
+    for file in unread:
+        path = ws.chapter_dir / file
+        text = path.read_text(encoding="utf-8")
+        future = "from __future__ import annotations\n"  # must stay the first statement
+        assert text.count(future) == 1, f"{file}: where does its code start?"
+        path.write_text(text.replace(future, future + NOT_READ), encoding="utf-8")
+    grades = ws.grade(graders=[grader])
+    ran = {exercise: status for exercise, status in grades.statuses.items() if status != "NOT RUN"}
+    assert ran and set(ran.values()) == {"PASS"}, (grader, unread, grades.details)
+    every_file = {path.name for path in ws.chapter_dir.glob("*.py")} - {"conftest.py"}
+    graded = {path for path in every_file if not path.startswith("test_")}
+    assert graded == set(GRADERS_OF[chapter]), f"GRADERS_OF[{chapter!r}] misses a file"
