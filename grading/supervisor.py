@@ -413,7 +413,7 @@ class Supervisor:
             self.skip_rest_of_exercise(lane, test)
         elif lane.plan is None:
             self.fail_collection(lane, reason, lane.worker.log_excerpt())
-        elif len(lane.done) == lane.done_before:  # this worker finished no test before it died: give up
+        elif len(lane.done) == lane.done_before:  # it died before finishing a test: give up
             for left in lane.tests_left():
                 self.skip(lane, left, f"not run: {reason}")
 
