@@ -36,17 +36,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data", type=Path, default=Path("./data"), help="the MNIST folder (default ./data)"
     )
-    parser.add_argument("--epochs", type=int, default=3, help="passes over the training set (3)")
-    parser.add_argument("--batch-size", type=int, default=64, help="examples per step (64)")
+    parser.add_argument(
+        "--epochs",
+        type=impl_option.positive_int,
+        default=3,
+        help="passes over the training set (3)",
+    )
+    parser.add_argument(
+        "--batch-size", type=impl_option.positive_int, default=64, help="examples per step (64)"
+    )
     parser.add_argument("--lr", type=float, default=0.01, help="SGD's learning rate (0.01)")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD's momentum (0.9)")
     parser.add_argument(
-        "--limit", type=int, help="use only the first N training and N evaluation digits"
+        "--limit",
+        type=impl_option.positive_int,
+        help="use only the first N training and N evaluation digits",
     )
     parser.add_argument("--seed", type=int, default=0, help="weights and shuffling (0)")
     parser.add_argument(
         "--split",
-        type=int,
+        type=impl_option.positive_int,
         default=8000,
         help="without the training split: train on the first N test digits, "
         "hold out the rest (8000)",

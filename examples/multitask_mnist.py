@@ -84,15 +84,27 @@ CONFIGS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("./data"), help="the MNIST folder")
-    parser.add_argument("--epochs", type=int, default=6, help="passes over the training set (6)")
-    parser.add_argument("--batch-size", type=int, default=64, help="examples per step (64)")
+    parser.add_argument(
+        "--epochs",
+        type=impl_option.positive_int,
+        default=6,
+        help="passes over the training set (6)",
+    )
+    parser.add_argument(
+        "--batch-size", type=impl_option.positive_int, default=64, help="examples per step (64)"
+    )
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (1e-3)")
     parser.add_argument(
         "--seeds", type=int, nargs="+", default=[1, 2, 3], help="weights, angles, order (1 2 3)"
     )
-    parser.add_argument("--split", type=int, default=8000, help="training digits (8000)")
     parser.add_argument(
-        "--limit", type=int, default=4000, help="use only the first N digits of each side (4000)"
+        "--split", type=impl_option.positive_int, default=8000, help="training digits (8000)"
+    )
+    parser.add_argument(
+        "--limit",
+        type=impl_option.positive_int,
+        default=4000,
+        help="use only the first N digits of each side (4000)",
     )
     parser.add_argument(
         "--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS), help="which models"

@@ -1,4 +1,4 @@
-"""`--impl` for the examples and figure scripts: which code they run.
+"""`--impl` for the examples and figure scripts (which code they run), and their counts.
 
 Without `--impl` a program runs what KINDLING_IMPL says, as the rest of kindling does
 (unset: your code). The spine reads that variable once, when kindling is first imported,
@@ -53,3 +53,14 @@ def announce(asked: str | None = None) -> None:
             f"KINDLING_IMPL={kindling.IMPL}: run the example as a program"
         )
     print(f"running {kindling.describe_impl(kindling.IMPL)}; KINDLING_IMPL={kindling.IMPL}")
+
+
+def positive_int(text: str) -> int:
+    """argparse's check of a count (epochs, batch size, digits): a whole number above 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return value

@@ -654,14 +654,16 @@ def run_chapter(
     started = time.monotonic()
     lock = threading.Lock()
     with tempfile.TemporaryDirectory(prefix=f"kindling-mutants-{chapter}-") as folder:
-        graders: queue.Queue[MutantGrader] = queue.Queue()
-        for job in range(max(1, jobs)):
-            graders.put(MutantGrader(chapter, Path(folder) / f"course-{job}"))
-        first = graders.queue[0]
+        copies = [
+            MutantGrader(chapter, Path(folder) / f"course-{job}") for job in range(max(1, jobs))
+        ]
+        first = copies[0]
         echo(f"chapter {chapter}: the answer key, unchanged ...", end=" ", flush=True)
         echo(f"all PASS in {first.baseline():.1f} s; {len(mutants)} mutants")
-        for grader in list(graders.queue)[1:]:
+        graders: queue.Queue[MutantGrader] = queue.Queue()  # the copies free to grade
+        for grader in copies:
             grader.limit = first.limit
+            graders.put(grader)
 
         def grade(number: int, mutant: Mutant) -> None:
             prefix = f"[{number}/{len(mutants)}] {mutant.describe()}"

@@ -187,3 +187,13 @@ def test_an_example_runs_what_kindling_impl_says_and_says_so_first():
     empty = subprocess.run(command, cwd=ROOT, env={**env, "KINDLING_IMPL": ""},
                            capture_output=True, text=True, timeout=60)  # fmt: skip
     assert empty.stdout.startswith("running your code (chapters/01 to 06); KINDLING_IMPL=mine")
+
+
+@pytest.mark.parametrize("script", ["mnist_convnet.py", "multitask_mnist.py"])
+def test_a_count_of_zero_is_refused_before_anything_runs(script):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), "--epochs", "0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "argument --epochs: '0' is not a whole number above 0" in done.stderr, done.stderr
