@@ -15,8 +15,9 @@ the other exercises (a Function that calls `kernels.im2col`, the ConvNet whose f
 
 Numba compiles a kernel the first time it is called with given types. This file compiles
 the kernels (the answer key's, and yours for the same argument types) when it is
-imported, so that a test's time limit measures the test, not the compiler; `cache=True`
-keeps the machine code on disk, so only the first run pays for it.
+imported (yours in a second process, beside the answer key's), so that a test's time limit
+measures the test, not the compiler; `cache=True` keeps the machine code on disk, so only
+the first run pays for it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import solutions.kernels as ref_kernels
 import solutions.nn as ref_nn
 from grading.check import assert_same_array, assert_unchanged, describe, expect_error, fail
 from grading.kernel_checks import RepeatedRuns, find_race
+from grading.precompile import start_beside, wait_for
 
 MINE = (my_cnn, my_nn, my_autograd, my_F)
 REF = (ref_cnn, ref_nn, ref_autograd, ref_F)
@@ -69,8 +71,10 @@ def _compile_kernels() -> None:
     The answer key runs once on small inputs; then each of your kernels is compiled for
     the argument types the answer key's same-named kernel was called with. Nothing of
     yours runs here: a kernel that does not compile (a stub, a typing error) is left to
-    the tests that use it, which will say what is wrong.
+    the tests that use it, which will say what is wrong. When yours are not compiled yet,
+    a second process compiles them meanwhile (grading/precompile.py).
     """
+    beside = None if my_kernels is ref_kernels else start_beside(my_kernels, "kindling.kernels")
     x = random_array((2, 3, 6, 5), 0)
     weight, grad = random_array((4, 3, 3, 3), 1), random_array((2, 4, 6, 5), 2)
     with warnings.catch_warnings():
@@ -87,6 +91,7 @@ def _compile_kernels() -> None:
                 a = random_array((5, 3), 3, dtype)
                 ref_kernels.matmul(a, a.T)
                 ref_kernels.matmul(a.T, a)
+        wait_for(beside)
         for name, reference in vars(ref_kernels).items():
             mine = getattr(my_kernels, name, None)
             if isinstance(reference, Dispatcher) and isinstance(mine, Dispatcher):
