@@ -29,7 +29,8 @@ CHAPTER_PARAMS = [with_limit(chapter) for chapter in CHAPTERS]
 
 # Where a chapter's grader files read different files of it, a bug planted in a file is
 # graded by the grader files that read it only. Chapter 05's simulator graders (test_gpu.py)
-# read gpu.py and no other file of the chapter; its other graders read all but gpu.py.
+# read gpu.py and no other file of the chapter; its other graders read all but gpu.py (on
+# the CPU, as here: with KINDLING_DEVICE=cuda, Conv2d would call gpu.py's kernels).
 # test_grader_files_read_only_their_files proves it: the files a grader file must not read
 # end the process when imported, and its exercises still pass.
 GRADERS_OF = {
