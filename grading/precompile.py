@@ -31,15 +31,18 @@ WAIT_S = 240.0
 _i = int64
 # The argument types each kernel is graded with: C-contiguous arrays, int64 sizes.
 # tests/test_precompile.py checks that they are the answer key's own after the graders' warm-up.
+KERNELS = {
+    "_matmul_2d": [(float32[:, ::1],) * 3, (float64[:, ::1],) * 3],
+    "_transpose_3d": [(float32[:, :, ::1],), (float64[:, :, ::1],)],
+    "im2col": [(float32[:, :, :, ::1], _i, _i, _i, _i)],
+    "col2im": [(float32[:, ::1], _i, _i, _i, _i, _i, _i, _i, _i)],
+    "max_pool2d_forward": [(float32[:, :, :, ::1], _i, _i, _i)],
+    "max_pool2d_backward": [(float32[:, :, :, ::1], int64[:, :, :, ::1], _i, _i)],
+}
+# Yours, and the answer key's (the course's own tests compile those before they copy them).
 SIGNATURES: dict[str, dict[str, list[tuple[Any, ...]]]] = {
-    "kindling.kernels": {
-        "_matmul_2d": [(float32[:, ::1],) * 3, (float64[:, ::1],) * 3],
-        "_transpose_3d": [(float32[:, :, ::1],), (float64[:, :, ::1],)],
-        "im2col": [(float32[:, :, :, ::1], _i, _i, _i, _i)],
-        "col2im": [(float32[:, ::1], _i, _i, _i, _i, _i, _i, _i, _i)],
-        "max_pool2d_forward": [(float32[:, :, :, ::1], _i, _i, _i)],
-        "max_pool2d_backward": [(float32[:, :, :, ::1], int64[:, :, :, ::1], _i, _i)],
-    },
+    "kindling.kernels": KERNELS,
+    "solutions.kernels": KERNELS,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -43,6 +44,22 @@ class Grades:
     output: str
 
 
+@functools.cache
+def compile_the_answer_keys_kernels() -> None:
+    """Put the answer key's Numba kernels in solutions/__pycache__ for the copies to take.
+
+    A fresh clone has none: each copy of chapter 05 would compile them again, half a
+    minute each. Once per process; a second or two when they are there already."""
+    subprocess.run(
+        [sys.executable, "-m", "grading.precompile", "solutions.kernels"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        timeout=600,
+        check=True,
+    )
+
+
 class Workspace:
     """A throwaway copy of the course with one chapter, graded in a subprocess.
 
@@ -57,6 +74,8 @@ class Workspace:
         # Python's bytecode is left behind; Numba's on-disk cache (*.nbi, *.nbc) comes
         # along, with the sources' timestamps (copytree keeps them), so the copies reuse
         # compiled kernels instead of compiling them again in every workspace.
+        if (ROOT / "chapters" / chapter / "kernels.py").exists():
+            compile_the_answer_keys_kernels()
         skip_bytecode = shutil.ignore_patterns("*.pyc")
         for folder in ("kindling", "solutions", "grading"):
             shutil.copytree(ROOT / folder, root / folder, ignore=skip_bytecode)
