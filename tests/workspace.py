@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.numba_cache import carry_over
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -108,7 +110,13 @@ class Workspace:
         assert count == 1, (
             f"planted bug {bug.name!r}: {bug.old!r} occurs {count} times in {bug.file}"
         )
+        before = path.with_name(path.name + ".before")
+        shutil.copy2(path, before)
         path.write_text(text.replace(bug.old, bug.new), encoding="utf-8")
+        cache = self.chapter_dir / "__pycache__"
+        if cache.is_dir():  # only the kernels the bug reaches compile again
+            carry_over(before, path, cache)
+        before.unlink()
 
     def grade(
         self, *options: str, graders: list[str] | None = None, timeout_s: float | None = None
