@@ -58,6 +58,7 @@ EVENTS: TextIO | None = None
 CONFIG: pytest.Config | None = None
 SKIP: set[str] = set()  # tests that an earlier worker already ran
 THREADS_BEFORE: set[threading.Thread] = set()  # alive when the running test started
+THREADS_LEFT_BY: set[str | None] = set()  # the exercises whose tests left a thread running
 EXIT_STATUS = 0
 GRADING_SNAPSHOT: Any = None  # integrity.snapshot(), taken before your code is imported
 
@@ -265,11 +266,12 @@ def pytest_runtest_call(item: pytest.Item):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     result = yield from _an_interrupt_is_an_error()
-    check_no_thread_left_running()
+    marker = item.get_closest_marker("exercise")
+    check_no_thread_left_running(marker.args[0] if marker else None)
     return result
 
 
-def check_no_thread_left_running() -> None:
+def check_no_thread_left_running(exercise: str | None) -> None:
     started = [
         thread
         for thread in threading.enumerate()
@@ -277,11 +279,15 @@ def check_no_thread_left_running() -> None:
         and not thread.daemon
         and not thread.name.startswith("pytest_timeout")  # pytest-timeout's own timer
     ]
-    deadline = time.monotonic() + THREAD_GRACE_S
+    # Once an exercise has left a thread running it is an ERROR: its later tests need not
+    # wait for theirs (20 tests, 20 s).
+    grace = 0.0 if exercise in THREADS_LEFT_BY else THREAD_GRACE_S
+    deadline = time.monotonic() + grace
     for thread in started:
         thread.join(max(0.0, deadline - time.monotonic()))
     running = [thread.name for thread in started if thread.is_alive()]
     if running:
+        THREADS_LEFT_BY.add(exercise)
         raise ThreadLeftRunning(
             f"the test returned while {len(running)} thread(s) it started still run "
             f"({', '.join(running)}): join them before returning, or start them with daemon=True"
