@@ -1,0 +1,245 @@
+"""Data parallelism across processes, on MPI: the answer key's first part of chapter 07.
+
+The same script runs as P processes (ranks), started by an MPI launcher:
+
+    mpiexec -n 4 python train.py           on a laptop
+    srun -n 64 python train.py             on a cluster with Slurm
+
+Every rank holds the whole model and trains on its own shard of each batch; after the
+backward pass the ranks average their gradients, so every rank takes the same step. The
+API follows `torch.distributed`: a process group, the rank and world size, and collective
+operations that every rank calls together.
+
+The collective that data parallelism rests on is the all-reduce: every rank ends with the
+sum (or mean) over ranks of an array. `all_reduce` offers two ways: MPI's own (`"mpi"`),
+and the ring (`"ring"`, `ring_all_reduce`), written here on point-to-point messages only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .autograd import Tensor
+
+try:
+    from mpi4py import MPI
+except (ImportError, RuntimeError):  # no mpi4py, or no MPI library for it to load
+    MPI = None
+
+REDUCE_OPS = ("sum", "mean")
+ALGORITHMS = ("ring", "mpi")
+
+_world: Any = None  # the communicator of the process group, once initialised
+
+
+# ---------------------------------------------------------------------------
+# The process group
+# ---------------------------------------------------------------------------
+
+
+def init_process_group(backend: str = "mpi") -> None:
+    """Join the group of all processes the launcher started (MPI's COMM_WORLD)."""
+    global _world
+    if backend != "mpi":
+        raise ValueError(f"backend {backend!r} is not supported: kindling has backend='mpi' only")
+    if MPI is None:
+        raise RuntimeError(
+            "init_process_group(backend='mpi') needs mpi4py and an MPI library: "
+            "pip install mpi4py mpich (Linux, macOS on Apple chips), pip install mpi4py impi-rt "
+            "(Windows), or brew install mpich (an Intel Mac)"
+        )
+    _world = MPI.COMM_WORLD
+
+
+def is_initialized() -> bool:
+    return _world is not None
+
+
+def destroy_process_group() -> None:
+    global _world
+    _world = None
+
+
+def _group() -> Any:
+    if _world is None:
+        raise RuntimeError(
+            "Default process group has not been initialized, "
+            "please make sure to call init_process_group."
+        )
+    return _world
+
+
+def get_rank() -> int:
+    """This process's number, 0 to world size - 1."""
+    return _group().Get_rank()
+
+
+def get_world_size() -> int:
+    """How many processes the group holds."""
+    return _group().Get_size()
+
+
+def barrier() -> None:
+    """Wait until every rank has called barrier()."""
+    _group().Barrier()
+
+
+# ---------------------------------------------------------------------------
+# Collectives: every rank calls them together, with arrays of the same shape and dtype
+# ---------------------------------------------------------------------------
+
+
+def _buffer(tensor: Tensor | np.ndarray) -> np.ndarray:
+    """The array a collective writes into, in place: a Tensor's data or the array itself."""
+    array = tensor.data if isinstance(tensor, Tensor) else tensor
+    if not isinstance(array, np.ndarray) or not array.flags.c_contiguous:
+        raise TypeError(
+            "collectives work in place on a C-contiguous NumPy array or a Tensor holding one, "
+            f"got {type(array).__name__}"
+        )
+    return array
+
+
+def broadcast(tensor: Tensor | np.ndarray, src: int = 0) -> None:
+    """Overwrite `tensor` on every rank with rank `src`'s, in place."""
+    _group().Bcast(_buffer(tensor), root=src)
+
+
+def all_gather(tensor_list: list[Tensor | np.ndarray], tensor: Tensor | np.ndarray) -> None:
+    """Fill `tensor_list[r]` with rank r's `tensor`, on every rank."""
+    group = _group()
+    if len(tensor_list) != group.Get_size():
+        raise ValueError(
+            f"tensor_list has {len(tensor_list)} entries for a world of {group.Get_size()} ranks"
+        )
+    mine = _buffer(tensor)
+    gathered = np.empty((group.Get_size(), *mine.shape), dtype=mine.dtype)
+    group.Allgather(mine, gathered)
+    for out, part in zip(tensor_list, gathered, strict=True):
+        _buffer(out)[...] = part
+
+
+def all_reduce(tensor: Tensor | np.ndarray, op: str = "sum", algorithm: str = "ring") -> None:
+    """Replace `tensor` on every rank with the sum (op="sum") or the mean (op="mean") over
+    ranks, in place: by the ring (`ring_all_reduce`) or by MPI's own Allreduce."""
+    if op not in REDUCE_OPS:
+        raise ValueError(f"op must be one of {REDUCE_OPS}, got {op!r}")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    array = _buffer(tensor)
+    group = _group()
+    if algorithm == "ring":
+        ring_all_reduce(array.reshape(-1), group)
+    else:
+        group.Allreduce(MPI.IN_PLACE, array, op=MPI.SUM)
+    if op == "mean":
+        array /= group.Get_size()
+
+
+def chunk_bounds(length: int, parts: int) -> list[int]:
+    """Where each of `parts` nearly equal chunks of `length` elements starts, and the end:
+    chunk c is [bounds[c], bounds[c + 1]). Sizes differ by at most one; some may be empty."""
+    return [c * length // parts for c in range(parts + 1)]
+
+
+def ring_all_reduce(flat: np.ndarray, group: Any) -> None:
+    r"""Sum the 1-D array `flat` over the ranks of `group`, in place, on a ring.
+
+    The P ranks stand in a ring: rank r sends only to r + 1 and receives only from r - 1
+    (mod P). The array is cut into P chunks (`chunk_bounds`).
+
+    Reduce-scatter, P - 1 steps: at step s, rank r sends its chunk (r - s) mod P to the
+    right and adds the chunk (r - s - 1) mod P it receives from the left into its own.
+    After the last step rank r holds chunk (r + 1) mod P summed over all ranks.
+
+    All-gather, P - 1 steps: at step s, rank r sends its finished chunk (r + 1 - s) mod P
+    to the right and stores the finished chunk (r - s) mod P it receives.
+
+    Each rank sends 2 (P - 1) chunks of n / P elements: 2 (P - 1) / P of the array,
+    whatever P is, which is why the ring scales.
+    """
+    size, rank = group.Get_size(), group.Get_rank()
+    right, left = (rank + 1) % size, (rank - 1) % size
+    bounds = chunk_bounds(flat.size, size)
+
+    def chunk(c: int) -> np.ndarray:
+        c %= size
+        return flat[bounds[c] : bounds[c + 1]]
+
+    received = np.empty(bounds[1] - bounds[0] + 1, dtype=flat.dtype)
+    for step in range(size - 1):
+        outgoing, incoming = chunk(rank - step), chunk(rank - step - 1)
+        group.Sendrecv(outgoing, dest=right, recvbuf=received[: incoming.size], source=left)
+        incoming += received[: incoming.size]
+    for step in range(size - 1):
+        outgoing, incoming = chunk(rank + 1 - step), chunk(rank - step)
+        group.Sendrecv(outgoing, dest=right, recvbuf=incoming, source=left)
+
+
+# ---------------------------------------------------------------------------
+# Each rank its shard of the data
+# ---------------------------------------------------------------------------
+
+
+class DistributedSampler:
+    """The indices of rank `rank`'s shard of `dataset`, as torch.utils.data's.
+
+    Every rank draws the same permutation (from `seed + epoch`: call `set_epoch` at the start
+    of each epoch for a new one), then takes every `num_replicas`-th index from position
+    `rank` on. The shards are disjoint and equally long: unless `drop_last`, the permutation
+    is padded with its own first indices up to a multiple of `num_replicas`; with
+    `drop_last`, its tail is cut to one.
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        num_replicas = get_world_size() if num_replicas is None else num_replicas
+        rank = get_rank() if rank is None else rank
+        if not 0 <= rank < num_replicas:
+            raise ValueError(
+                f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]"
+            )
+        self.dataset = dataset
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_last = drop_last
+        self.epoch = 0
+        length = len(dataset)
+        if drop_last:
+            self.num_samples = length // num_replicas
+        else:
+            self.num_samples = math.ceil(length / num_replicas)
+        self.total_size = self.num_samples * num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the permutation of epoch `epoch` (the same on every rank)."""
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        length = len(self.dataset)
+        if self.shuffle:
+            order = np.random.default_rng(self.seed + self.epoch).permutation(length).tolist()
+        else:
+            order = list(range(length))
+        if self.drop_last:
+            order = order[: self.total_size]
+        elif order:
+            repeats = math.ceil(self.total_size / len(order))
+            order = (order * repeats)[: self.total_size]
+        return iter(order[self.rank : self.total_size : self.num_replicas])
+
+    def __len__(self) -> int:
+        return self.num_samples
