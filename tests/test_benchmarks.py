@@ -87,3 +87,18 @@ def test_grading_benchmark_runs_and_prints_its_table():
     output = run_benchmark("grading.py", "--chapters", "03", "--repeats", "1", "--no-progress")
     assert re.search(r"^CPU: .+, \d+ logical cores", output, flags=re.MULTILINE), output
     assert re.search(r"^03\s+\d+\.\d\s+\d+\.\d$", output, flags=re.MULTILINE), output
+
+
+@pytest.mark.slow  # 1 s on the 2-core EPYC: two MPI ranks
+def test_allreduce_benchmark_runs_and_prints_its_ratios():
+    try:
+        from mpi4py import MPI  # noqa: F401  (fails where no MPI library is installed)
+    except (ImportError, RuntimeError):
+        pytest.skip("MPI is not installed: pip install mpi4py mpich")
+    output = run_benchmark("allreduce.py", "--quick")
+    rows = re.findall(
+        r"^\s+(\d+ [KM]B)\s+2\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+\d+\.\d\d$",
+        output,
+        flags=re.MULTILINE,
+    )
+    assert rows == ["4 KB", "1 MB"], output
