@@ -4,48 +4,28 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from grading import mpi
 from solutions.data import TensorDataset
 from solutions.distributed import DistributedSampler
 from tests.mpi_checks import PLANTED
+from tests.mpi_equivalence import MISTAKES
+from tests.workspace import compile_the_answer_keys_kernels
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def mpiexec() -> str:
-    """The MPI launcher of this environment (the mpich or impi-rt wheel puts it beside Python)."""
-    beside = Path(sys.executable).parent / ("mpiexec.exe" if os.name == "nt" else "mpiexec")
-    found = str(beside) if beside.exists() else shutil.which("mpiexec")
-    try:
-        from mpi4py import MPI  # noqa: F401  (fails where no MPI library is installed)
-    except (ImportError, RuntimeError):
-        found = None
-    if found is None:
-        pytest.skip(
-            "MPI is not installed: pip install mpi4py mpich "
-            "(Windows: pip install mpi4py impi-rt; an Intel Mac: brew install mpich)"
-        )
-    return found
-
-
-def run_checks(ranks: int, *options: str) -> dict:
-    """`mpiexec -n ranks python -m tests.mpi_checks`: what rank 0 printed."""
+def run_job(ranks: int, module: str, *options: str) -> dict:
+    """`mpiexec -n ranks python -m module options`: the JSON line rank 0 printed last."""
+    if (reason := mpi.missing()) is not None:
+        pytest.skip(reason)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_NUM_THREADS": "1"}
-    command = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "tests.mpi_checks", *options]
-    try:  # a deadlock (a send without its receive) hangs: the limit ends it
-        done = subprocess.run(
-            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-        )
-    except subprocess.TimeoutExpired as stuck:
-        raise AssertionError(f"{' '.join(command)} ran past 120 s (a deadlock?)") from stuck
-    assert done.returncode == 0, f"the MPI job failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    job = mpi.run(ranks, ["-m", module, *options], 120, cwd=ROOT, env=env)
+    assert job.returncode == 0, f"{job.describe(120)}:\n{job.output[-3000:]}"
+    return json.loads(job.output.strip().splitlines()[-1])
 
 
 # Each MPI job: 1 to 2 s on a 2-core AMD EPYC (4 ranks oversubscribe it).
@@ -53,7 +33,7 @@ def run_checks(ranks: int, *options: str) -> dict:
 @pytest.mark.timeout(200)
 @pytest.mark.parametrize("ranks", [1, 2, 3, 4])
 def test_ring_all_reduce_equals_mpis_on_every_rank(ranks):
-    result = run_checks(ranks)
+    result = run_job(ranks, "tests.mpi_checks")
     assert result["ranks"] == ranks
     assert result["failures"] == []
 
@@ -62,7 +42,28 @@ def test_ring_all_reduce_equals_mpis_on_every_rank(ranks):
 @pytest.mark.timeout(200)
 @pytest.mark.parametrize("plant", sorted(PLANTED))
 def test_the_checks_catch_a_planted_mistake(plant):
-    assert run_checks(3, "--plant", plant)["failures"], f"{plant!r} went unnoticed"
+    assert run_job(3, "tests.mpi_checks", "--plant", plant)["failures"], f"{plant!r} went unnoticed"
+
+
+# Each rank trains the ConvNet for 3 steps, and rank 0 once more alone: 3 to 6 s a job on
+# the 2-core EPYC, once the answer key's kernels are compiled (compile_the_answer_keys_kernels).
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("ranks", [2, 3, 4])
+def test_p_ranks_follow_the_trajectory_of_one_process_with_the_whole_batch(ranks):
+    compile_the_answer_keys_kernels()
+    result = run_job(ranks, "tests.mpi_equivalence")
+    assert result["ranks"] == ranks and result["agree"], result
+    assert max(result["differences"]) < 1e-6, result  # float32: 3e-8 seen
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_the_trajectory_comparison_notices_a_planted_mistake(mistake):
+    compile_the_answer_keys_kernels()
+    result = run_job(2, "tests.mpi_equivalence", "--mistake", mistake)
+    assert max(result["differences"]) > 1e-4, result  # 1e-2 seen
 
 
 @pytest.mark.parametrize("length", [0, 1, 7, 10, 11, 12])

@@ -1,0 +1,81 @@
+"""grading/mpi.py: an MPI job that deadlocks ends at its limit, naming who waited where."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grading import mpi
+
+# Each job: under a second when it ends by itself; LIMIT_S + mpi.GRACE_S (5 s) when stuck.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+LIMIT_S = 2.0
+HEADER = """\
+import numpy as np
+from mpi4py import MPI
+
+world = MPI.COMM_WORLD
+rank, size = world.Get_rank(), world.Get_size()
+"""
+
+
+@pytest.fixture(autouse=True)
+def needs_mpi():
+    if (reason := mpi.missing()) is not None:
+        pytest.skip(reason)
+
+
+def job(tmp_path: Path, ranks: int, body: str) -> mpi.Job:
+    script = tmp_path / "job.py"
+    script.write_text(HEADER + textwrap.dedent(body), encoding="utf-8")
+    return mpi.run(ranks, [str(script)], LIMIT_S, cwd=tmp_path)
+
+
+def test_a_job_that_ends_reports_its_output(tmp_path):
+    done = job(tmp_path, 3, "print(f'rank {rank} of {size}', flush=True)\n")
+    assert done.returncode == 0, done.output
+    assert all(f"rank {r} of 3" in done.output for r in range(3)), done.output
+    assert done.stuck == {}
+
+
+def test_an_exception_is_an_exit_code_not_a_deadlock(tmp_path):
+    done = job(tmp_path, 2, "if rank == 1:\n    raise ValueError('planted')\n")
+    assert done.returncode not in (0, None)
+    assert "ValueError: planted" in done.output
+    assert done.stuck == {}
+
+
+def test_a_receive_without_its_send_names_the_waiting_ranks(tmp_path):
+    body = """\
+    buffer = np.zeros(4)
+    if rank != 0:
+        world.Recv(buffer, source=0)  # rank 0 never sends
+    """
+    stuck = job(tmp_path, 3, body)
+    assert stuck.returncode is None
+    assert sorted(stuck.stuck) == [1, 2]
+    assert (
+        stuck.stuck[1]
+        == "job.py:8 in <module> (world.Recv(buffer, source=0)  # rank 0 never sends)"
+    )
+    message = stuck.describe(LIMIT_S)
+    assert "rank 1 at job.py:8" in message and "rank 2 at job.py:8" in message, message
+    assert "rank(s) 0 had finished" in message, message
+
+
+def test_every_rank_sending_first_deadlocks_on_large_messages(tmp_path):
+    """A ring written with blocking Send before Recv: small messages slip through MPI's
+    buffers, 8 MB ones wait for their receive, which never starts."""
+    body = """\
+    out, into = np.ones(1 << 20), np.empty(1 << 20)
+    world.Send(out, dest=(rank + 1) % size)
+    world.Recv(into, source=(rank - 1) % size)
+    """
+    stuck = job(tmp_path, 2, body)
+    assert stuck.returncode is None
+    assert {rank: where.split(" (")[0] for rank, where in stuck.stuck.items()} == {
+        0: "job.py:7 in <module>",
+        1: "job.py:7 in <module>",
+    }
