@@ -349,6 +349,29 @@ class Tensor:
         return Permute.apply(self, tuple(reversed(range(self.ndim))))
 
     # --8<-- [start:backward]
+    # -- Provided: hooks that run once a backward pass has added into a leaf's .grad --
+    # Chapter 07's DistributedDataParallel puts one on every parameter: each gradient starts
+    # its journey to the other processes while the rest of the backward pass still runs.
+
+    _post_accumulate_grad_hooks: tuple[Callable[[Tensor], None], ...] = ()
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> RemovableHandle:
+        """Have `hook(self)` called each time a backward pass has added into this leaf's
+        `.grad` (after the addition: the hook sees the new `.grad`). `.remove()` on the
+        returned handle unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        self._post_accumulate_grad_hooks = (*self._post_accumulate_grad_hooks, hook)
+        return RemovableHandle(self, hook)
+
+    def _run_post_accumulate_grad_hooks(self) -> None:
+        for hook in self._post_accumulate_grad_hooks:
+            hook(self)
+
     # -- Exercise 1.3: the backward pass ------------------------------------
 
     def backward(self, grad: Any = None) -> None:
@@ -359,7 +382,8 @@ class Tensor:
            (reverse topological order), with a depth-first search from self.
         3. Visit nodes in that order. A node's gradient is complete once all its
            consumers are visited; pass it to its Function's backward and add the
-           results to its inputs' gradients. Leaves add theirs into `.grad`.
+           results to its inputs' gradients. Leaves add theirs into `.grad`, then
+           run their post-accumulate-grad hooks.
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -382,6 +406,7 @@ class Tensor:
             node_grad = grads.pop(node)
             if node.grad_fn is None:
                 node.grad = node_grad.copy() if node.grad is None else node.grad + node_grad
+                node._run_post_accumulate_grad_hooks()
                 continue
             ctx = node.grad_fn
             input_grads = ctx.function.backward(ctx, node_grad)
@@ -444,6 +469,20 @@ def _check_gradient(ctx: Context, parent: Tensor, grad: Any) -> np.ndarray:
             f"{name}.backward returned a {grad.dtype} gradient for a {parent.dtype} input"
         )
     return grad
+
+
+class RemovableHandle:
+    """What `register_post_accumulate_grad_hook` returns: `remove()` unregisters the hook."""
+
+    def __init__(self, tensor: Tensor, hook: Callable[[Tensor], None]) -> None:
+        self.tensor = tensor
+        self.hook = hook
+
+    def remove(self) -> None:
+        hooks = list(self.tensor._post_accumulate_grad_hooks)
+        if self.hook in hooks:
+            hooks.remove(self.hook)
+            self.tensor._post_accumulate_grad_hooks = tuple(hooks)
 
 
 # --8<-- [end:backward]

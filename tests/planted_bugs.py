@@ -25,6 +25,13 @@ CHAPTER_01 = [
     Planted("1.3", "leaf gradients overwritten across backward calls", AUTOGRAD,
             "node.grad = node_grad.copy() if node.grad is None else node.grad + node_grad",
             "node.grad = node_grad.copy()"),
+    Planted("1.3", "a leaf's post-accumulate-grad hooks never run", AUTOGRAD,
+            "                node._run_post_accumulate_grad_hooks()\n", ""),
+    Planted("1.3", "the hooks run before the gradient is added", AUTOGRAD,
+            "                node.grad = node_grad.copy() if node.grad is None else node.grad + node_grad\n"
+            "                node._run_post_accumulate_grad_hooks()\n",
+            "                node._run_post_accumulate_grad_hooks()\n"
+            "                node.grad = node_grad.copy() if node.grad is None else node.grad + node_grad\n"),
     Planted("1.3", "breadth-first order: a gradient passed on before all consumers added theirs",
             AUTOGRAD, "        node, parents_done = stack.pop()\n",
             "        node, parents_done = stack.pop(0)\n"),

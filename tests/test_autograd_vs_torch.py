@@ -429,6 +429,38 @@ def test_leaf_used_several_times_like_torch() -> None:
     assert_agrees("grad of a reused leaf", kd_x.grad, torch_x.grad, TOLERANCES[np.float64])
 
 
+def test_post_accumulate_grad_hooks_run_like_torchs() -> None:
+    """Once per backward pass and leaf, after the addition; not after remove()."""
+    kd_x, torch_x = leaves([0.5, -1.0, 2.0])
+    kd_y, torch_y = leaves([1.5, 3.0, -2.0])
+    seen: dict[str, list] = {"kindling": [], "torch": []}
+    handles = []
+    for library, pair in (("kindling", (kd_x, kd_y)), ("torch", (torch_x, torch_y))):
+        for name, leaf in zip("xy", pair, strict=True):
+            copy = (lambda t: t.grad.clone()) if library == "torch" else (lambda t: t.grad.copy())
+            record = seen[library].append
+            handle = leaf.register_post_accumulate_grad_hook(
+                lambda t, name=name, copy=copy, record=record: record((name, copy(t)))
+            )
+            handles.append(handle)
+    for x, y in ((kd_x, kd_y), (torch_x, torch_y)):
+        (x * x * y).sum().backward()
+        (x * 3).sum().backward()  # y takes no part: its hook does not run
+    for handle in handles:
+        handle.remove()
+    for x in (kd_x, torch_x):
+        (x * 2).sum().backward()
+    mine, theirs = (
+        sorted(seen["kindling"], key=lambda e: e[0]),
+        sorted(seen["torch"], key=lambda e: e[0]),
+    )
+    assert [name for name, _ in mine] == [name for name, _ in theirs] == ["x", "x", "y"]
+    for (name, kd_grad), (_, torch_grad) in zip(mine, theirs, strict=True):
+        assert_agrees(f"{name}.grad seen by its hook", kd_grad, torch_grad, TOLERANCES[np.float64])
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (kd_x * 2).register_post_accumulate_grad_hook(print)
+
+
 def test_no_grad_records_nothing_like_torch() -> None:
     kd_x, torch_x = leaves([1.0, 2.0])
     with kd.no_grad(), torch.no_grad():

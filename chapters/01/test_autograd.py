@@ -593,6 +593,45 @@ def test_backward_takes_grad_as_array_tensor_or_number():
 
 @pytest.mark.exercise("1.3")
 @blame_earlier("1.1", "1.2")
+def test_backward_runs_each_leafs_hooks_once_its_gradient_is_added():
+    """Chapter 07 averages each parameter's gradient across processes from these hooks: they
+    must run once per backward pass and leaf, after the gradient is added, not before."""
+    Multiply, Total = MY_OPS.Multiply, MY_OPS.Total
+    x = mine.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    y = mine.Tensor(np.array([3.0, 4.0], dtype=np.float32), requires_grad=True)
+    seen: list[tuple[str, np.ndarray | None]] = []
+    for name, leaf in (("x", x), ("y", y)):
+        leaf.register_post_accumulate_grad_hook(
+            lambda tensor, name=name: seen.append(
+                (name, None if tensor.grad is None else tensor.grad.copy())
+            )
+        )
+    inputs = "x = [1, 2], y = [3, 4] float32, each with a post-accumulate-grad hook"
+    passes = [
+        ("sum(x * x * y)", lambda: Total.apply(Multiply.apply(Multiply.apply(x, x), y))),
+        ("sum(x * y) (a second pass)", lambda: Total.apply(Multiply.apply(x, y))),
+    ]
+    for call, graph in passes:
+        seen.clear()
+        graph().backward()
+        for name, leaf in (("x", x), ("y", y)):
+            calls = [grad for who, grad in seen if who == name]
+            if len(calls) != 1:
+                fail(
+                    f"{call}.backward() ran {name}'s hook {len(calls)} times, expected once: "
+                    "call node._run_post_accumulate_grad_hooks() right after adding into a "
+                    f"leaf's .grad, once per leaf ({inputs})"
+                )
+            if calls[0] is None or not np.array_equal(calls[0], leaf.grad):
+                fail(
+                    f"{call}.backward(): {name}'s hook saw {name}.grad = {calls[0]}, but after "
+                    f"the pass it is {leaf.grad}: run the hooks after the gradient is added "
+                    f"({inputs})"
+                )
+
+
+@pytest.mark.exercise("1.3")
+@blame_earlier("1.1", "1.2")
 def test_backward_never_writes_into_or_shares_gradient_arrays():
     """Backward may return one array for several inputs, or grad_output itself (Fork does
     both). The engine must then neither store it uncopied nor add into it in place."""
