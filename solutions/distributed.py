@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .autograd import Tensor
+from .nn import Module
 
 try:
     from mpi4py import MPI
@@ -123,21 +124,51 @@ def all_gather(tensor_list: list[Tensor | np.ndarray], tensor: Tensor | np.ndarr
         _buffer(out)[...] = part
 
 
-def all_reduce(tensor: Tensor | np.ndarray, op: str = "sum", algorithm: str = "ring") -> None:
+class Work:
+    """A collective that may still be running (`all_reduce(..., async_op=True)`): `wait()`
+    blocks until its result is in place, as torch.distributed's Work."""
+
+    def __init__(self, array: np.ndarray, request: Any = None, divide_by: int = 1) -> None:
+        self.array, self.request, self.divide_by = array, request, divide_by
+
+    def wait(self) -> None:
+        if self.request is not None:
+            self.request.Wait()
+            self.request = None
+            if self.divide_by != 1:
+                self.array /= self.divide_by
+                self.divide_by = 1
+
+    def is_completed(self) -> bool:
+        return self.request is None or bool(self.request.Test())
+
+
+def all_reduce(
+    tensor: Tensor | np.ndarray, op: str = "sum", algorithm: str = "ring", async_op: bool = False
+) -> Work | None:
     """Replace `tensor` on every rank with the sum (op="sum") or the mean (op="mean") over
-    ranks, in place: by the ring (`ring_all_reduce`) or by MPI's own Allreduce."""
+    ranks, in place: by the ring (`ring_all_reduce`) or by MPI's own Allreduce.
+
+    With `async_op=True` it returns at once a `Work` to `wait()` on: MPI's non-blocking
+    Iallreduce runs meanwhile (the ring, written on blocking messages, is done on return)."""
     if op not in REDUCE_OPS:
         raise ValueError(f"op must be one of {REDUCE_OPS}, got {op!r}")
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     array = _buffer(tensor)
     group = _group()
+    divide_by = group.Get_size() if op == "mean" else 1
     if algorithm == "ring":
         ring_all_reduce(array.reshape(-1), group)
+        work = Work(array)
+        if divide_by != 1:
+            array /= divide_by
     else:
-        group.Allreduce(MPI.IN_PLACE, array, op=MPI.SUM)
-    if op == "mean":
-        array /= group.Get_size()
+        work = Work(array, group.Iallreduce(MPI.IN_PLACE, array, op=MPI.SUM), divide_by)
+    if async_op:
+        return work
+    work.wait()
+    return None
 
 
 def chunk_bounds(length: int, parts: int) -> list[int]:
@@ -243,3 +274,111 @@ class DistributedSampler:
 
     def __len__(self) -> int:
         return self.num_samples
+
+
+# ---------------------------------------------------------------------------
+# The model on every rank, its gradients averaged during backward
+# ---------------------------------------------------------------------------
+
+
+class DistributedDataParallel(Module):
+    r"""Wrap `module` so that P ranks, each training on its shard of every batch, take the
+    same steps as one process training on the whole batch.
+
+    With the loss a mean over each rank's B/P examples, the gradient of the whole batch's
+    mean loss is the mean of the ranks' gradients:
+
+    $$\nabla \frac{1}{B}\sum_{i=1}^{B} \ell_i
+       = \frac{1}{P}\sum_{r=1}^{P} \nabla \frac{P}{B}\sum_{i \in \text{shard}_r} \ell_i$$
+
+    so every rank all-reduces its gradients with op="mean", and starting from the same
+    weights (rank 0's, broadcast here) every rank's optimizer takes the same step.
+
+    The averaging overlaps the backward pass. The parameters are packed, last layer first
+    (the order backward produces their gradients), into buckets of at most `bucket_cap_mb`
+    megabytes. A post-accumulate-grad hook on each parameter copies its gradient into its
+    bucket; when a bucket's last gradient arrives, its all-reduce starts (non-blocking) while
+    backward goes on with the layers before. The hook of the very last gradient waits for
+    all buckets and puts the averages back in `.grad`: when backward() returns, the
+    gradients are averaged, before `optimizer.step()`. (MPI needs every rank to start its
+    collectives in the same order: so they do, since every rank's backward walks the same
+    graph in the same order.)
+    """
+
+    def __init__(self, module: Module, bucket_cap_mb: float = 25.0, algorithm: str = "mpi") -> None:
+        super().__init__()
+        self.module = module
+        object.__setattr__(self, "algorithm", algorithm)
+        parameters = [p for p in module.parameters() if p.requires_grad]
+        for tensor in [*module.parameters(), *module.buffers()]:
+            if tensor is not None:
+                broadcast(tensor, src=0)
+        object.__setattr__(self, "buckets", _pack(parameters[::-1], bucket_cap_mb))
+        object.__setattr__(self, "bucket_of", {})  # by id(parameter), as _Bucket.slots
+        for bucket in self.buckets:
+            for parameter in bucket.parameters:
+                self.bucket_of[id(parameter)] = bucket
+                parameter.register_post_accumulate_grad_hook(self._gradient_ready)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        unfinished = [p for bucket in self.buckets for p in bucket.waiting_for()]
+        if unfinished and any(bucket.ready for bucket in self.buckets):
+            raise RuntimeError(
+                f"the last backward pass gave no gradient to {len(unfinished)} parameter(s) "
+                "(shapes " + ", ".join(str(p.shape) for p in unfinished[:4]) + "): "
+                "DistributedDataParallel averages a bucket when all its parameters have one"
+            )
+        return self.module(*args, **kwargs)
+
+    def _gradient_ready(self, parameter: Tensor) -> None:
+        self.bucket_of[id(parameter)].add(parameter, self.algorithm)
+        if all(bucket.work is not None for bucket in self.buckets):
+            for bucket in self.buckets:
+                bucket.finish()
+
+
+class _Bucket:
+    """Gradients of some parameters, flat in one array, all-reduced together."""
+
+    def __init__(self, parameters: list[Tensor]) -> None:
+        self.parameters = parameters
+        bounds = np.cumsum([0] + [p.data.size for p in parameters])
+        # Tensor's == is elementwise: parameters are told apart by identity.
+        spans = zip(parameters, bounds[:-1], bounds[1:], strict=True)
+        self.slots = {id(p): slice(start, end) for p, start, end in spans}
+        self.flat = np.zeros(int(bounds[-1]), dtype=parameters[0].dtype)
+        self.ready: set[int] = set()
+        self.work: Work | None = None
+
+    def waiting_for(self) -> list[Tensor]:
+        return [p for p in self.parameters if id(p) not in self.ready]
+
+    def add(self, parameter: Tensor, algorithm: str) -> None:
+        self.flat[self.slots[id(parameter)]] = parameter.grad.reshape(-1)
+        self.ready.add(id(parameter))
+        if len(self.ready) == len(self.parameters):
+            self.work = all_reduce(self.flat, op="mean", algorithm=algorithm, async_op=True)
+
+    def finish(self) -> None:
+        """Wait for the all-reduce; each parameter's .grad becomes its average."""
+        self.work.wait()
+        for parameter in self.parameters:
+            parameter.grad = self.flat[self.slots[id(parameter)]].reshape(parameter.shape).copy()
+        self.ready.clear()
+        self.work = None
+
+
+def _pack(parameters: list[Tensor], cap_mb: float) -> list[_Bucket]:
+    """Consecutive parameters of one dtype, in buckets of at most `cap_mb` megabytes (a
+    larger parameter gets a bucket of its own)."""
+    buckets: list[list[Tensor]] = []
+    size = 0
+    for parameter in parameters:
+        fits = buckets and size + parameter.data.nbytes <= cap_mb * 2**20
+        if fits and buckets[-1][0].dtype == parameter.dtype:
+            buckets[-1].append(parameter)
+            size += parameter.data.nbytes
+        else:
+            buckets.append([parameter])
+            size = parameter.data.nbytes
+    return [_Bucket(bucket) for bucket in buckets]

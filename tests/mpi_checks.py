@@ -37,8 +37,8 @@ PLANTED = {
         "return [c * (length // parts) for c in range(parts + 1)]",
     ),
     "the mean is the sum (not divided by P)": (
-        "        array /= group.Get_size()",
-        "        pass",
+        'divide_by = group.Get_size() if op == "mean" else 1',
+        "divide_by = 1",
     ),
 }
 

@@ -43,11 +43,17 @@ def batches() -> list[tuple[np.ndarray, np.ndarray]]:
     ]
 
 
-def train(seed: int, shard: slice, world: int, mistake: str | None) -> list[list[np.ndarray]]:
-    """The weights after each step, training on rows `shard` of every batch."""
+def train(
+    seed: int, shard: slice, world: int, mistake: str | None, ddp: bool = False
+) -> list[list[np.ndarray]]:
+    """The weights after each step, training on rows `shard` of every batch: the gradients
+    averaged by hand after backward, or during it by DistributedDataParallel (`ddp`), in
+    buckets small enough that the ConvNet's 8 parameters fill 3 of them."""
     manual_seed(seed)
     model = ConvNet()
-    if world > 1 and mistake != "rank 0's weights not broadcast":
+    if ddp:
+        model = dist.DistributedDataParallel(model, bucket_cap_mb=0.5)
+    elif world > 1 and mistake != "rank 0's weights not broadcast":
         for parameter in model.parameters():
             dist.broadcast(parameter, src=0)
     optimizer = SGD(model.parameters(), lr=0.05, momentum=0.9)
@@ -56,7 +62,7 @@ def train(seed: int, shard: slice, world: int, mistake: str | None) -> list[list
         optimizer.zero_grad()
         loss = cross_entropy(model(Tensor(images[shard])), labels[shard])
         loss.backward()
-        if world > 1:
+        if world > 1 and not ddp:
             op = "sum" if mistake == "sum not divided by P" else "mean"
             for parameter in model.parameters():
                 dist.all_reduce(parameter.grad, op=op)
@@ -68,13 +74,13 @@ def train(seed: int, shard: slice, world: int, mistake: str | None) -> list[list
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mistake", choices=MISTAKES)
-    mistake = parser.parse_args().mistake
+    parser.add_argument("--ddp", action="store_true", help="DistributedDataParallel averages")
+    args = parser.parse_args()
+    mistake = args.mistake
     dist.init_process_group("mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
     share = BATCH // world
-    mine = train(
-        seed=rank, shard=slice(rank * share, (rank + 1) * share), world=world, mistake=mistake
-    )
+    mine = train(rank, slice(rank * share, (rank + 1) * share), world, mistake, args.ddp)
     final = b"".join(weights.tobytes() for weights in mine[-1])
     every_rank = MPI.COMM_WORLD.allgather(hashlib.sha256(final).hexdigest())
     if rank == 0:
