@@ -84,7 +84,7 @@ def test_train_step_benchmark_runs_and_prints_its_ratio():
 
 @pytest.mark.slow  # 3.4 s on the idle 2-core EPYC: a subprocess that imports torch
 def test_grading_benchmark_runs_and_prints_its_table():
-    output = run_benchmark("grading.py", "--chapters", "03", "--repeats", "1", "--no-progress")
+    output = run_benchmark("learner_loop.py", "--chapters", "03", "--repeats", "1", "--no-progress")
     assert re.search(r"^CPU: .+, \d+ logical cores", output, flags=re.MULTILINE), output
     assert re.search(r"^03\s+\d+\.\d\s+\d+\.\d$", output, flags=re.MULTILINE), output
 

@@ -10,8 +10,8 @@ learner's finished chapter would be:
 Then `python -m kindling progress` in a copy of the course: once with nothing cached,
 once with nothing changed, and once after one chapter's file changed (chapter 03).
 
-    python benchmarks/grading.py
-    python benchmarks/grading.py --chapters 01 05 --repeats 1
+    python benchmarks/learner_loop.py
+    python benchmarks/learner_loop.py --chapters 01 05 --repeats 1
 
 It prints a table of seconds; it asserts nothing about speed. The times are those of the
 whole command, as a learner waits for it (start-up, collection, compilation, graders).
