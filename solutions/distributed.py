@@ -135,12 +135,9 @@ class Work:
         if self.request is not None:
             self.request.Wait()
             self.request = None
-            if self.divide_by != 1:
-                self.array /= self.divide_by
-                self.divide_by = 1
-
-    def is_completed(self) -> bool:
-        return self.request is None or bool(self.request.Test())
+        if self.divide_by != 1:
+            self.array /= self.divide_by
+            self.divide_by = 1
 
 
 def all_reduce(
@@ -150,7 +147,8 @@ def all_reduce(
     ranks, in place: by the ring (`ring_all_reduce`) or by MPI's own Allreduce.
 
     With `async_op=True` it returns at once a `Work` to `wait()` on: MPI's non-blocking
-    Iallreduce runs meanwhile (the ring, written on blocking messages, is done on return)."""
+    Iallreduce runs meanwhile (the ring, written on blocking messages, has summed on return;
+    the mean's division waits for `wait()`)."""
     if op not in REDUCE_OPS:
         raise ValueError(f"op must be one of {REDUCE_OPS}, got {op!r}")
     if algorithm not in ALGORITHMS:
@@ -160,11 +158,10 @@ def all_reduce(
     divide_by = group.Get_size() if op == "mean" else 1
     if algorithm == "ring":
         ring_all_reduce(array.reshape(-1), group)
-        work = Work(array)
-        if divide_by != 1:
-            array /= divide_by
+        request = None
     else:
-        work = Work(array, group.Iallreduce(MPI.IN_PLACE, array, op=MPI.SUM), divide_by)
+        request = group.Iallreduce(MPI.IN_PLACE, array, op=MPI.SUM)
+    work = Work(array, request, divide_by)
     if async_op:
         return work
     work.wait()

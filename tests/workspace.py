@@ -114,9 +114,11 @@ class Workspace:
         shutil.copy2(path, before)
         path.write_text(text.replace(bug.old, bug.new), encoding="utf-8")
         cache = self.chapter_dir / "__pycache__"
-        if cache.is_dir():  # only the kernels the bug reaches compile again
-            carry_over(before, path, cache)
-        before.unlink()
+        try:
+            if cache.is_dir():  # only the kernels the bug reaches compile again
+                carry_over(before, path, cache)
+        finally:
+            before.unlink()
 
     def grade(
         self, *options: str, graders: list[str] | None = None, timeout_s: float | None = None
