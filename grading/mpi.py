@@ -10,12 +10,19 @@ which, when the rank is still running after LIMIT_S, writes where each of its th
 (Python's faulthandler, which reads the frames even while the rank waits inside MPI) to
 FOLDER/stuck-RANK.txt. `run` then ends the job and reports the ranks that were stuck, each
 with the line it was waiting on.
+
+Chapter 07's graders run their checks this way: the grader file itself is the target, and
+`serve_checks` (on each rank) records how the check ended, in FOLDER/result-RANK.json;
+`raise_for` (in the grader) turns a job's results into the exception that the score table
+classifies, as if the check had run in the grader's own process: a stub's
+NotImplementedError is TODO, a check that did not hold is FAIL, anything else ERROR.
 """
 
 from __future__ import annotations
 
 import contextlib
 import faulthandler
+import json
 import linecache
 import os
 import re
@@ -25,6 +32,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +41,8 @@ from pathlib import Path
 RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
 # After the limit: time for every stuck rank to write where it is, before the job is ended.
 GRACE_S = 3.0
+# Tells the target where its job's folder is, for serve_checks's results.
+FOLDER_VARIABLE = "KINDLING_MPI_FOLDER"
 INSTALL_HINT = "pip install mpi4py mpich (Windows: pip install mpi4py impi-rt; an Intel Mac: brew install mpich)"
 
 
@@ -61,6 +72,7 @@ class Job:
     returncode: int | None
     output: str
     stuck: dict[int, str] = field(default_factory=dict)
+    results: dict[int, dict] = field(default_factory=dict)  # written by serve_checks
 
     def describe(self, limit_s: float) -> str:
         if self.returncode is not None:
@@ -109,7 +121,11 @@ def run(
             text = dump.read_text(encoding="utf-8", errors="replace")
             if text.strip():
                 stuck[int(dump.stem.split("-")[1])] = where_waiting(text, Path(cwd))
-    return Job(ranks, returncode, output, stuck if returncode is None else {})
+        results = {
+            int(path.stem.split("-")[1]): json.loads(path.read_text(encoding="utf-8"))
+            for path in Path(folder).glob("result-*.json")
+        }
+    return Job(ranks, returncode, output, stuck if returncode is None else {}, results)
 
 
 def _end(process: subprocess.Popen) -> None:
@@ -124,8 +140,9 @@ FRAME = re.compile(r'^\s+File "(?P<file>.+)", line (?P<line>\d+) in (?P<function
 
 
 def where_waiting(dump: str, root: Path) -> str:
-    """The innermost frame of the main thread in a faulthandler dump, as `file:line in
-    function (the line's code)`. The main thread is the one that started here (_rank_main)."""
+    """Where the main thread of a faulthandler dump waits, as `file:line in function (the
+    line's code)`: its innermost frame in a chapter's module (your code) if it has one,
+    else its innermost frame. The main thread is the one that started here (_rank_main)."""
     threads = [
         [match for line in block.splitlines() if (match := FRAME.match(line))]
         for block in re.split(r"\n(?=\S)", dump.strip())
@@ -133,7 +150,12 @@ def where_waiting(dump: str, root: Path) -> str:
     threads = [frames for frames in threads if frames]
     main = [f for f in threads if Path(f[-1]["file"]).parts[-2:] == ("grading", "mpi.py")]
     frames = (main or threads or [[]])[0]
-    return _describe(frames[0], root) if frames else "an unknown place (no Python frame)"
+    from grading.classify import _is_learner_module
+
+    learner = [f for f in frames if _is_learner_module(Path(f["file"]).resolve())]
+    if learner or frames:
+        return _describe((learner or frames)[0], root)
+    return "an unknown place (no Python frame)"
 
 
 def _describe(frame: re.Match, root: Path) -> str:
@@ -148,6 +170,7 @@ def _describe(frame: re.Match, root: Path) -> str:
 def _rank_main(argv: list[str]) -> None:
     """One rank: arm the watchdog, then run the target as `python <target>` would."""
     limit_s, folder, *target = argv
+    os.environ[FOLDER_VARIABLE] = folder
     rank = next((os.environ[name] for name in RANK_VARIABLES if name in os.environ), "0")
     dump = open(Path(folder) / f"stuck-{int(rank)}.txt", "w")  # noqa: SIM115 (read by run)
     faulthandler.dump_traceback_later(float(limit_s), file=dump)
@@ -160,6 +183,118 @@ def _rank_main(argv: list[str]) -> None:
             runpy.run_path(target[0], run_name="__main__")
     finally:
         faulthandler.cancel_dump_traceback_later()
+
+
+# Chapter 07's graders: checks that run on every rank of a job.
+
+
+class Deadlock(Exception):
+    """An MPI job still running at its time limit."""
+
+
+def on_ranks(check: Callable[[], None], ranks: int, limit_s: float) -> None:
+    """In a grader: run `check`, a function of the grader's file, on `ranks` MPI processes
+    (with one thread each: the ranks already share the cores), and raise what went wrong;
+    skip with what to install when MPI is missing."""
+    import inspect
+
+    import pytest
+
+    from grading.manifest import ROOT
+
+    if (reason := missing()) is not None:
+        pytest.skip(reason)
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    grader = str(Path(inspect.getfile(check)).resolve())
+    raise_for(run(ranks, [grader, check.__name__], limit_s, cwd=ROOT, env=env), limit_s)
+
+
+def serve_checks(checks: Mapping[str, Callable[[], None]]) -> None:
+    """On each rank: run the check named by the first argument and record how it ended. An
+    exception ends the whole job (MPI's Abort): the other ranks may be waiting for this one."""
+    from mpi4py import MPI
+
+    world = MPI.COMM_WORLD
+    try:
+        checks[sys.argv[1]]()
+        result = {"kind": "passed"}
+    except BaseException as error:  # whatever it is, the grader reports it
+        result = _describe_error(error)
+    _record(world.Get_rank(), result)
+    if result["kind"] != "passed":
+        world.Abort(1)
+        os._exit(1)  # Abort may return while another rank's Abort is ending the job
+
+
+def _record(rank: int, result: dict) -> None:
+    path = Path(os.environ[FOLDER_VARIABLE]) / f"result-{rank}.json"
+    # Whole or not at all: another rank's Abort can end this one at any moment.
+    path.with_suffix(".part").write_text(json.dumps(result), encoding="utf-8")
+    path.with_suffix(".part").replace(path)
+
+
+def _describe_error(error: BaseException) -> dict:
+    """kind (todo, failed, error), the exception's type and message, and where it came from."""
+    from grading.classify import EXERCISE_STUB, _is_grader, _is_learner_module
+
+    frames = traceback.extract_tb(error.__traceback__)
+    message = str(error).strip()
+    first_line = (message.splitlines() or [""])[0]
+    learner = [f for f in frames if _is_learner_module(Path(f.filename).resolve())]
+    grader = [f for f in frames if _is_grader(Path(f.filename).resolve())]
+    raised_by_learner = bool(frames) and _is_learner_module(Path(frames[-1].filename).resolve())
+    if isinstance(error, NotImplementedError) and EXERCISE_STUB.match(first_line):
+        kind = "todo"
+    elif isinstance(error, AssertionError) and not raised_by_learner:
+        kind = "failed"
+    else:
+        kind = "error"
+    where = []
+    if learner:
+        frame = learner[-1]
+        where.append(
+            f"at {_relative(frame.filename)}:{frame.lineno} in {frame.name}: `{frame.line}`"
+        )
+    if grader and kind == "error":
+        where.append(f"the grader called `{grader[-1].line}`")
+    return {"kind": kind, "type": type(error).__name__, "message": message, "where": where}
+
+
+def _relative(filename: str) -> str:
+    from grading.manifest import ROOT
+
+    path = Path(filename).resolve()
+    with contextlib.suppress(ValueError):
+        return path.relative_to(ROOT).as_posix()
+    return path.as_posix()
+
+
+def raise_for(job: Job, limit_s: float) -> None:
+    """In the grader: nothing when every rank passed its check; otherwise the exception that
+    tells what went wrong, on which rank (the lowest one that failed), and where."""
+    import pytest
+
+    failed = {rank: r for rank, r in sorted(job.results.items()) if r["kind"] != "passed"}
+    if failed:
+        rank, result = next(iter(failed.items()))
+        on_rank = f"rank {rank} of {job.ranks}"
+        if result["kind"] == "todo":
+            raise NotImplementedError(result["message"])
+        if result["kind"] == "failed":
+            pytest.fail(f"{on_rank}: {result['message']}", pytrace=False)
+        where = "; ".join([on_rank, *result["where"]])
+        first, _, rest = result["message"].partition("\n")
+        error_type = type(result["type"], (Exception,), {"__module__": "builtins"})
+        raise error_type(f"{first} ({where})" + (f"\n{rest}" if rest else ""))
+    if job.returncode is None:
+        raise Deadlock(job.describe(limit_s))
+    if job.returncode != 0 or len(job.results) != job.ranks:
+        missing = sorted(set(range(job.ranks)) - set(job.results))
+        ended = (
+            f", rank(s) {', '.join(map(str, missing))} ended without a result" if missing else ""
+        )
+        last = job.output.strip().splitlines()[-1:] or [""]
+        raise RuntimeError(f"{job.describe(limit_s)}{ended}: {last[0][:200]}")
 
 
 if __name__ == "__main__":

@@ -88,13 +88,18 @@ class Gradebook:
 
     def exercise_status(self, chapter: str, exercise_id: str) -> tuple[str, str, int, int]:
         """(status, detail, tests passed, tests run) for one exercise."""
-        results = [r for r in self.results.get((chapter, exercise_id), []) if r.status != "SKIP"]
+        every = self.results.get((chapter, exercise_id), [])
+        results = [r for r in every if r.status != "SKIP"]
+        skipped = [r for r in every if r.status == "SKIP"]
         if not results and chapter in self.collect_errors:
             return "ERROR", self.collect_errors[chapter], 0, 0
         if not results:
-            return "NOT RUN", "no grader test ran for this exercise", 0, 0
+            reason = skipped[0].detail if skipped else "no grader test ran for this exercise"
+            return "NOT RUN", reason, 0, 0
         passed = sum(r.status == "PASS" for r in results)
         worst = max(results, key=lambda r: SEVERITY[r.status])
+        if worst.status == "PASS" and skipped:  # a part not graded earns nothing
+            return "NOT RUN", skipped[0].detail, passed, len(results)
         return worst.status, worst.detail, passed, len(results)
 
     def as_json(self) -> dict:
@@ -392,7 +397,7 @@ class Supervising:
         key = (chapter, exercise)
         if report.skipped:
             if report.when != "teardown":
-                self.book.record(key, TestResult(report.nodeid, "SKIP", str(report.longrepr)))
+                self.book.record(key, TestResult(report.nodeid, "SKIP", _skip_reason(report)))
         elif report.failed:
             result = TestResult(report.nodeid, report.kindling_status, report.kindling_detail)
             self.book.record(key, result)
@@ -418,6 +423,13 @@ class Supervising:
             terminalreporter.write_line(message, red=True)
             if self.session is not None:
                 self.session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    """Why a test was skipped, without pytest's location and "Skipped: " prefix."""
+    longrepr = report.longrepr  # (file, line, reason); a list once replayed from the worker
+    reason = longrepr[2] if isinstance(longrepr, (tuple, list)) else str(longrepr)
+    return str(reason).removeprefix("Skipped: ")
 
 
 def _describe_impl(impl: str) -> str:

@@ -4,7 +4,7 @@
 package's `__path__` that has one. Which folders, and in what order, comes
 from one environment variable, read once at import:
 
-    KINDLING_IMPL=mine          your code: chapters/01 ... chapters/06  (the default)
+    KINDLING_IMPL=mine          your code: chapters/01 ... chapters/07  (the default)
     KINDLING_IMPL=reference     the answer key: solutions/
     KINDLING_IMPL=isolate:03    chapters/03 first, the answer key for everything else
 
@@ -45,6 +45,7 @@ MODULE_CHAPTER: dict[str, str] = {
     "kernels": "05",
     "gpu": "05",
     "multitask": "06",
+    "distributed": "07",
 }
 CHAPTERS: tuple[str, ...] = tuple(sorted(set(MODULE_CHAPTER.values())))
 
@@ -64,7 +65,7 @@ def search_path(impl: str) -> list[Path]:
 
 
 def describe_impl(impl: str) -> str:
-    """What `impl` runs, in words: "your code (chapters/01 to 06)", "the answer key", ..."""
+    """What `impl` runs, in words: "your code (chapters/01 to 07)", "the answer key", ..."""
     if impl == "mine":
         return f"your code (chapters/{CHAPTERS[0]} to {CHAPTERS[-1]})"
     if impl == "reference":

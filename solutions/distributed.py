@@ -1,4 +1,4 @@
-"""Data parallelism across processes, on MPI: the answer key's first part of chapter 07.
+"""Data parallelism across processes, on MPI: the answer key of chapter 07.
 
 The same script runs as P processes (ranks), started by an MPI launcher:
 
@@ -13,18 +13,24 @@ operations that every rank calls together.
 The collective that data parallelism rests on is the all-reduce: every rank ends with the
 sum (or mean) over ranks of an array. `all_reduce` offers two ways: MPI's own (`"mpi"`),
 and the ring (`"ring"`, `ring_all_reduce`), written here on point-to-point messages only.
+
+The process group (`init_process_group`, `get_rank`, ...) is given: a thin layer over
+mpi4py. The exercises build on it: the collectives (7.1 to 7.3), each rank's shard of the
+data (7.4), the model whose gradients are averaged during backward (7.5), and evaluation and
+checkpoints shared by the ranks (7.6).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from os import PathLike
 from typing import Any
 
 import numpy as np
 
 from .autograd import Tensor
-from .nn import Module
+from .nn import Module, load, save
 
 try:
     from mpi4py import MPI
@@ -37,8 +43,9 @@ ALGORITHMS = ("ring", "mpi")
 _world: Any = None  # the communicator of the process group, once initialised
 
 
+# --8<-- [start:group]
 # ---------------------------------------------------------------------------
-# The process group
+# The process group (given)
 # ---------------------------------------------------------------------------
 
 
@@ -89,8 +96,13 @@ def barrier() -> None:
     _group().Barrier()
 
 
+# --8<-- [end:group]
+
+
+# --8<-- [start:collectives]
 # ---------------------------------------------------------------------------
-# Collectives: every rank calls them together, with arrays of the same shape and dtype
+# Exercise 7.1: broadcast and all-gather. Every rank calls a collective, with arrays of the
+# same shape and dtype; it works in place.
 # ---------------------------------------------------------------------------
 
 
@@ -122,6 +134,64 @@ def all_gather(tensor_list: list[Tensor | np.ndarray], tensor: Tensor | np.ndarr
     group.Allgather(mine, gathered)
     for out, part in zip(tensor_list, gathered, strict=True):
         _buffer(out)[...] = part
+
+
+# --8<-- [end:collectives]
+
+
+# --8<-- [start:ring]
+# ---------------------------------------------------------------------------
+# Exercise 7.2: the ring all-reduce, on point-to-point messages only
+# ---------------------------------------------------------------------------
+
+
+def chunk_bounds(length: int, parts: int) -> list[int]:
+    """Where each of `parts` nearly equal chunks of `length` elements starts, and the end:
+    chunk c is [bounds[c], bounds[c + 1]). Sizes differ by at most one; some may be empty."""
+    return [c * length // parts for c in range(parts + 1)]
+
+
+def ring_all_reduce(flat: np.ndarray, group: Any) -> None:
+    r"""Sum the 1-D array `flat` over the ranks of `group`, in place, on a ring.
+
+    The P ranks stand in a ring: rank r sends only to r + 1 and receives only from r - 1
+    (mod P). The array is cut into P chunks (`chunk_bounds`).
+
+    Reduce-scatter, P - 1 steps: at step s, rank r sends its chunk (r - s) mod P to the
+    right and adds the chunk (r - s - 1) mod P it receives from the left into its own.
+    After the last step rank r holds chunk (r + 1) mod P summed over all ranks.
+
+    All-gather, P - 1 steps: at step s, rank r sends its finished chunk (r + 1 - s) mod P
+    to the right and stores the finished chunk (r - s) mod P it receives.
+
+    Each rank sends 2 (P - 1) chunks of n / P elements: 2 (P - 1) / P of the array,
+    whatever P is, which is why the ring scales.
+    """
+    size, rank = group.Get_size(), group.Get_rank()
+    right, left = (rank + 1) % size, (rank - 1) % size
+    bounds = chunk_bounds(flat.size, size)
+
+    def chunk(c: int) -> np.ndarray:
+        c %= size
+        return flat[bounds[c] : bounds[c + 1]]
+
+    received = np.empty(bounds[1] - bounds[0] + 1, dtype=flat.dtype)
+    for step in range(size - 1):
+        outgoing, incoming = chunk(rank - step), chunk(rank - step - 1)
+        group.Sendrecv(outgoing, dest=right, recvbuf=received[: incoming.size], source=left)
+        incoming += received[: incoming.size]
+    for step in range(size - 1):
+        outgoing, incoming = chunk(rank + 1 - step), chunk(rank - step)
+        group.Sendrecv(outgoing, dest=right, recvbuf=incoming, source=left)
+
+
+# --8<-- [end:ring]
+
+
+# --8<-- [start:all_reduce]
+# ---------------------------------------------------------------------------
+# Exercise 7.3: all_reduce, blocking or not
+# ---------------------------------------------------------------------------
 
 
 class Work:
@@ -168,48 +238,12 @@ def all_reduce(
     return None
 
 
-def chunk_bounds(length: int, parts: int) -> list[int]:
-    """Where each of `parts` nearly equal chunks of `length` elements starts, and the end:
-    chunk c is [bounds[c], bounds[c + 1]). Sizes differ by at most one; some may be empty."""
-    return [c * length // parts for c in range(parts + 1)]
+# --8<-- [end:all_reduce]
 
 
-def ring_all_reduce(flat: np.ndarray, group: Any) -> None:
-    r"""Sum the 1-D array `flat` over the ranks of `group`, in place, on a ring.
-
-    The P ranks stand in a ring: rank r sends only to r + 1 and receives only from r - 1
-    (mod P). The array is cut into P chunks (`chunk_bounds`).
-
-    Reduce-scatter, P - 1 steps: at step s, rank r sends its chunk (r - s) mod P to the
-    right and adds the chunk (r - s - 1) mod P it receives from the left into its own.
-    After the last step rank r holds chunk (r + 1) mod P summed over all ranks.
-
-    All-gather, P - 1 steps: at step s, rank r sends its finished chunk (r + 1 - s) mod P
-    to the right and stores the finished chunk (r - s) mod P it receives.
-
-    Each rank sends 2 (P - 1) chunks of n / P elements: 2 (P - 1) / P of the array,
-    whatever P is, which is why the ring scales.
-    """
-    size, rank = group.Get_size(), group.Get_rank()
-    right, left = (rank + 1) % size, (rank - 1) % size
-    bounds = chunk_bounds(flat.size, size)
-
-    def chunk(c: int) -> np.ndarray:
-        c %= size
-        return flat[bounds[c] : bounds[c + 1]]
-
-    received = np.empty(bounds[1] - bounds[0] + 1, dtype=flat.dtype)
-    for step in range(size - 1):
-        outgoing, incoming = chunk(rank - step), chunk(rank - step - 1)
-        group.Sendrecv(outgoing, dest=right, recvbuf=received[: incoming.size], source=left)
-        incoming += received[: incoming.size]
-    for step in range(size - 1):
-        outgoing, incoming = chunk(rank + 1 - step), chunk(rank - step)
-        group.Sendrecv(outgoing, dest=right, recvbuf=incoming, source=left)
-
-
+# --8<-- [start:sampler]
 # ---------------------------------------------------------------------------
-# Each rank its shard of the data
+# Exercise 7.4: each rank its shard of the data
 # ---------------------------------------------------------------------------
 
 
@@ -273,8 +307,12 @@ class DistributedSampler:
         return self.num_samples
 
 
+# --8<-- [end:sampler]
+
+
+# --8<-- [start:ddp]
 # ---------------------------------------------------------------------------
-# The model on every rank, its gradients averaged during backward
+# Exercise 7.5: the model on every rank, its gradients averaged during backward
 # ---------------------------------------------------------------------------
 
 
@@ -379,3 +417,51 @@ def _pack(parameters: list[Tensor], cap_mb: float) -> list[_Bucket]:
             buckets.append([parameter])
             size = parameter.data.nbytes
     return [_Bucket(bucket) for bucket in buckets]
+
+
+# --8<-- [end:ddp]
+
+
+# --8<-- [start:evaluation]
+# ---------------------------------------------------------------------------
+# Exercise 7.6: evaluation and checkpoints, shared by the ranks
+# ---------------------------------------------------------------------------
+
+
+def average_metrics(sums: Mapping[str, float], count: int) -> dict[str, float]:
+    r"""The mean of each metric over every rank's examples, the same on every rank.
+
+    Each rank passes, for each metric, the sum of its values over the examples this rank
+    evaluated, and how many examples that was. One all-reduce sums both over the ranks:
+
+    $$\text{mean}_m = \frac{\sum_r \text{sums}_r[m]}{\sum_r \text{count}_r}$$
+
+    (The mean of the ranks' means would be wrong when the ranks saw different counts.)
+    """
+    names = sorted(sums)  # every rank packs the metrics in the same order
+    totals = np.array([float(sums[name]) for name in names] + [float(count)])
+    all_reduce(totals, op="sum", algorithm="mpi")
+    if totals[-1] == 0:
+        raise ValueError("average_metrics: no rank evaluated any example (every count is 0)")
+    return {name: float(totals[i] / totals[-1]) for i, name in enumerate(names)}
+
+
+def save_checkpoint(state_dict: Mapping[str, Any], path: str | PathLike) -> None:
+    """Rank 0 writes `state_dict` to `path` (kindling.nn's `save`); every rank returns once
+    the file is complete.
+
+    One writer: every rank holds the same weights, and P ranks writing one file at once can
+    interleave into a corrupt file. Then a barrier, so that a rank that loads the file right
+    after (`load_checkpoint`) never finds it missing or half written.
+    """
+    if get_rank() == 0:
+        save(state_dict, path)
+    barrier()
+
+
+def load_checkpoint(path: str | PathLike) -> dict[str, np.ndarray]:
+    """Every rank reads the checkpoint that `save_checkpoint` wrote (kindling.nn's `load`)."""
+    return load(path)
+
+
+# --8<-- [end:evaluation]

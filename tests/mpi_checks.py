@@ -1,62 +1,20 @@
 """Checks of solutions/distributed.py's collectives that must run as an MPI job:
 
-    mpiexec -n 3 python -m tests.mpi_checks [--plant NAME]
+    mpiexec -n 3 python -m tests.mpi_checks
 
 Every rank runs every check; rank 0 prints one JSON line: {"ranks": P, "failures": [...]}.
-`--plant NAME` runs them on a copy of the module with one of PLANTED's mistakes, to prove
-that the checks catch it (tests/test_distributed.py).
+(Chapter 07's graders check a learner's code; the planted bugs of tests/planted_bugs.py
+prove that they notice mistakes.)
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import json
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
-
-try:
-    from mpi4py import MPI
-except (ImportError, RuntimeError):  # test_distributed.py imports PLANTED, skips without MPI
-    MPI = None
-
-SOURCE = Path(__file__).resolve().parent.parent / "solutions" / "distributed.py"
-# name: (the answer key's line, the mistake)
-PLANTED = {
-    "the ring skips its last reduce-scatter step": (
-        "    for step in range(size - 1):\n        outgoing, incoming = chunk(rank - step), "
-        "chunk(rank - step - 1)",
-        "    for step in range(size - 2):\n        outgoing, incoming = chunk(rank - step), "
-        "chunk(rank - step - 1)",
-    ),
-    "chunks of n // P elements: the last n mod P are never reduced": (
-        "return [c * length // parts for c in range(parts + 1)]",
-        "return [c * (length // parts) for c in range(parts + 1)]",
-    ),
-    "the mean is the sum (not divided by P)": (
-        'divide_by = group.Get_size() if op == "mean" else 1',
-        "divide_by = 1",
-    ),
-}
-
-
-def load(plant: str | None) -> ModuleType:
-    """solutions.distributed, or a copy of it with the mistake `plant`."""
-    if plant is None:
-        import solutions.distributed
-
-        return solutions.distributed
-    old, new = PLANTED[plant]
-    text = SOURCE.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"planted {plant!r}: the line is not in the answer key"
-    spec = importlib.util.spec_from_loader("solutions.distributed_planted", loader=None)
-    module = importlib.util.module_from_spec(spec)
-    module.__package__ = "solutions"
-    exec(compile(text.replace(old, new), str(SOURCE), "exec"), module.__dict__)
-    return module
+from mpi4py import MPI
 
 
 def check_all_reduce(dist: ModuleType, failures: list[str]) -> None:
@@ -105,9 +63,8 @@ def check_broadcast_and_gather(dist: ModuleType, failures: list[str]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--plant", choices=sorted(PLANTED))
-    dist = load(parser.parse_args().plant)
+    import solutions.distributed as dist
+
     dist.init_process_group("mpi")
     failures: list[str] = []
     check_all_reduce(dist, failures)

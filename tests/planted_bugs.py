@@ -693,6 +693,66 @@ CHAPTER_06 = [
     Planted("6.6", "evaluate stays in training mode", MULTITASK, "    model.eval()\n", ""),
 ]  # fmt: skip
 
+DISTRIBUTED = "distributed.py"
+CHAPTER_07 = [
+    Planted("7.1", "broadcast always from rank 0", DISTRIBUTED,
+            "    _group().Bcast(_buffer(tensor), root=src)\n", "    _group().Bcast(_buffer(tensor), root=0)\n"),
+    Planted("7.1", "all_gather replaces the list's entries instead of filling them", DISTRIBUTED,
+            "    for out, part in zip(tensor_list, gathered, strict=True):\n        _buffer(out)[...] = part\n",
+            "    tensor_list[:] = list(gathered)\n"),
+    Planted("7.2", "the ring skips its last reduce-scatter step", DISTRIBUTED,
+            "    for step in range(size - 1):\n        outgoing, incoming = chunk(rank - step), chunk(rank - step - 1)\n",
+            "    for step in range(size - 2):\n        outgoing, incoming = chunk(rank - step), chunk(rank - step - 1)\n",
+            frozenset({"7.3"})),
+    Planted("7.2", "chunks of n // P elements: the last n mod P are never reduced", DISTRIBUTED,
+            "return [c * length // parts for c in range(parts + 1)]",
+            "return [c * (length // parts) for c in range(parts + 1)]", frozenset({"7.3"})),
+    Planted("7.2", "the all-gather receives from the right: every rank waits (a deadlock)", DISTRIBUTED,
+            "        group.Sendrecv(outgoing, dest=right, recvbuf=incoming, source=left)\n",
+            "        group.Sendrecv(outgoing, dest=right, recvbuf=incoming, source=right)\n",
+            frozenset({"7.3"})),
+    Planted("7.3", "the mean is the sum (not divided by P)", DISTRIBUTED,
+            '    divide_by = group.Get_size() if op == "mean" else 1\n', "    divide_by = 1\n",
+            frozenset({"7.5"})),
+    Planted("7.3", "MPI's all-reduce into a new array: the caller's is unchanged", DISTRIBUTED,
+            "        request = group.Iallreduce(MPI.IN_PLACE, array, op=MPI.SUM)\n",
+            "        array = group.allreduce(array, op=MPI.SUM)  # a new array\n        request = None\n",
+            frozenset({"7.5", "7.6"})),
+    Planted("7.3", "a second wait() divides the mean again", DISTRIBUTED,
+            "            self.array /= self.divide_by\n            self.divide_by = 1\n",
+            "            self.array /= self.divide_by\n"),
+    Planted("7.4", "each rank shuffles with its own seed: the shards overlap", DISTRIBUTED,
+            "np.random.default_rng(self.seed + self.epoch)", "np.random.default_rng(self.seed + self.epoch + self.rank)"),
+    Planted("7.4", "the padding repeats the last index instead of the first ones", DISTRIBUTED,
+            "            order = (order * repeats)[: self.total_size]\n",
+            "            order = order + [order[-1]] * (self.total_size - len(order))\n"),
+    Planted("7.5", "rank 0's parameters are not broadcast", DISTRIBUTED,
+            "        for tensor in [*module.parameters(), *module.buffers()]:\n"
+            "            if tensor is not None:\n                broadcast(tensor, src=0)\n", ""),
+    Planted("7.5", "backward returns before the buckets are waited on: the step uses each rank's own gradients", DISTRIBUTED,
+            "        if all(bucket.work is not None for bucket in self.buckets):\n"
+            "            for bucket in self.buckets:\n                bucket.finish()\n", ""),
+    Planted("7.5", "buckets packed first layer first: nothing is sent until backward ends", DISTRIBUTED,
+            "_pack(parameters[::-1], bucket_cap_mb)", "_pack(parameters, bucket_cap_mb)"),
+    Planted("7.5", "the buckets are summed, not averaged", DISTRIBUTED,
+            'self.work = all_reduce(self.flat, op="mean", algorithm=algorithm, async_op=True)',
+            'self.work = all_reduce(self.flat, op="sum", algorithm=algorithm, async_op=True)'),
+    Planted("7.6", "every rank writes the checkpoint", DISTRIBUTED,
+            "    if get_rank() == 0:\n        save(state_dict, path)\n", "    save(state_dict, path)\n"),
+    Planted("7.6", "no barrier: the other ranks return before the file is written", DISTRIBUTED,
+            "        save(state_dict, path)\n    barrier()\n", "        save(state_dict, path)\n"),
+    Planted("7.6", "the mean of the ranks' means", DISTRIBUTED,
+            "    totals = np.array([float(sums[name]) for name in names] + [float(count)])\n",
+            "    totals = np.array([float(sums[name]) / max(count, 1) for name in names] + [1.0])\n"),
+]  # fmt: skip
+
 PLANTED = (
-    CHAPTER_01 + CHAPTER_02 + CHAPTER_03 + CHAPTER_04 + CHAPTER_05 + CHAPTER_05_GPU + CHAPTER_06
+    CHAPTER_01
+    + CHAPTER_02
+    + CHAPTER_03
+    + CHAPTER_04
+    + CHAPTER_05
+    + CHAPTER_05_GPU
+    + CHAPTER_06
+    + CHAPTER_07
 )

@@ -16,7 +16,6 @@ from solutions.cnn import ConvNet
 from solutions.data import TensorDataset
 from solutions.distributed import DistributedSampler
 from solutions.nn import Linear, Module
-from tests.mpi_checks import PLANTED
 from tests.mpi_equivalence import MISTAKES
 from tests.workspace import compile_the_answer_keys_kernels
 
@@ -41,13 +40,6 @@ def test_ring_all_reduce_equals_mpis_on_every_rank(ranks):
     result = run_job(ranks, "tests.mpi_checks")
     assert result["ranks"] == ranks
     assert result["failures"] == []
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(200)
-@pytest.mark.parametrize("plant", sorted(PLANTED))
-def test_the_checks_catch_a_planted_mistake(plant):
-    assert run_job(3, "tests.mpi_checks", "--plant", plant)["failures"], f"{plant!r} went unnoticed"
 
 
 # Each rank trains the ConvNet for 3 steps, and rank 0 once more alone: 3 to 6 s a job on

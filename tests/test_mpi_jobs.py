@@ -82,3 +82,24 @@ def test_every_rank_sending_first_deadlocks_on_large_messages(tmp_path):
         0: "job.py:7 in <module>",
         1: "job.py:7 in <module>",
     }
+
+
+def test_chapter_07_without_mpi_says_what_to_install(workspace):
+    """Where MPI is missing, the exercises that need a job are NOT RUN, each saying what to
+    install, and earn nothing: 7.2's chunk_bounds passing does not give 7.2 its points."""
+    ws = workspace("07")
+    ws.use_answer_key()
+    hidden = ws.root / "mpi4py"  # found first on the path: `import mpi4py` fails as without it
+    hidden.mkdir()
+    (hidden / "__init__.py").write_text('raise ImportError("mpi4py hidden by the test")\n')
+    grades = ws.grade()
+    assert grades.statuses == {
+        "7.1": "NOT RUN", "7.2": "NOT RUN", "7.3": "NOT RUN",
+        "7.4": "PASS", "7.5": "NOT RUN", "7.6": "NOT RUN",
+    }, grades.details  # fmt: skip
+    for exercise, status in grades.statuses.items():
+        if status == "NOT RUN":
+            assert grades.details[exercise].startswith(
+                "MPI is not installed: pip install mpi4py mpich"
+            )
+    assert grades.earned == 15
