@@ -47,9 +47,9 @@ def classify(
         return "ERROR", f"Timeout: {first_line} (an endless loop?)"
     if checked and not _raised_in_learner_code(excinfo):
         return "FAIL", (first_line or "a check failed") + _how_to_rebuild(nodeid)
-    return "ERROR", f"{type(error).__name__}{': ' if first_line else ''}{first_line}" + _where(
-        excinfo
-    )
+    # An error from an MPI rank already says where it was raised (grading/mpi.py).
+    where = "" if getattr(error, "where_known", False) else _where(excinfo)
+    return "ERROR", f"{type(error).__name__}{': ' if first_line else ''}{first_line}{where}"
 
 
 def _is_learner_module(path: Path) -> bool:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import functools
 import json
 import linecache
 import os
@@ -63,6 +64,18 @@ def missing() -> str | None:
     return None
 
 
+@functools.cache
+def _oversubscribe(launcher: str) -> list[str]:
+    """Open MPI refuses more ranks than cores unless told; MPICH and Intel MPI just share."""
+    try:
+        version = subprocess.run(
+            [launcher, "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return ["--oversubscribe"] if "Open MPI" in version or "OpenRTE" in version else []
+
+
 @dataclass
 class Job:
     """How an MPI job ended: its exit code (None: ended at its time limit), what its ranks
@@ -97,7 +110,8 @@ def run(
     if launcher is None:
         raise RuntimeError(f"mpiexec was not found: {INSTALL_HINT}")
     with tempfile.TemporaryDirectory(prefix="kindling-mpi-") as folder:
-        command = [launcher, "-n", str(ranks), sys.executable, "-m", "grading.mpi"]
+        command = [launcher, "-n", str(ranks), *_oversubscribe(launcher)]
+        command += [sys.executable, "-m", "grading.mpi"]
         command += [str(limit_s), folder, *target]
         process = subprocess.Popen(
             command,
@@ -189,7 +203,9 @@ def _rank_main(argv: list[str]) -> None:
 
 
 class Deadlock(Exception):
-    """An MPI job still running at its time limit."""
+    """An MPI job still running at its time limit (its message says where each rank waits)."""
+
+    where_known = True
 
 
 def on_ranks(check: Callable[[], None], ranks: int, limit_s: float) -> None:
@@ -284,7 +300,9 @@ def raise_for(job: Job, limit_s: float) -> None:
             pytest.fail(f"{on_rank}: {result['message']}", pytrace=False)
         where = "; ".join([on_rank, *result["where"]])
         first, _, rest = result["message"].partition("\n")
-        error_type = type(result["type"], (Exception,), {"__module__": "builtins"})
+        error_type = type(
+            result["type"], (Exception,), {"__module__": "builtins", "where_known": True}
+        )
         raise error_type(f"{first} ({where})" + (f"\n{rest}" if rest else ""))
     if job.returncode is None:
         raise Deadlock(job.describe(limit_s))

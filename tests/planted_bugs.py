@@ -697,6 +697,9 @@ DISTRIBUTED = "distributed.py"
 CHAPTER_07 = [
     Planted("7.1", "broadcast always from rank 0", DISTRIBUTED,
             "    _group().Bcast(_buffer(tensor), root=src)\n", "    _group().Bcast(_buffer(tensor), root=0)\n"),
+    Planted("7.1", "broadcast hands MPI the Tensor, not its array", DISTRIBUTED,
+            "    _group().Bcast(_buffer(tensor), root=src)\n", "    _group().Bcast(tensor, root=src)\n",
+            frozenset({"7.5"})),
     Planted("7.1", "all_gather replaces the list's entries instead of filling them", DISTRIBUTED,
             "    for out, part in zip(tensor_list, gathered, strict=True):\n        _buffer(out)[...] = part\n",
             "    tensor_list[:] = list(gathered)\n"),

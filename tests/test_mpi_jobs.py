@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from grading import mpi
+from tests.planted_bugs import CHAPTER_07
 
 # A job that ends by itself takes under a second (2-core EPYC), a stuck one LIMIT_S + GRACE_S.
 # The ranks start (Python, NumPy, MPI) in about 0.5 s: well inside LIMIT_S, so the watchdog
@@ -103,3 +104,18 @@ def test_chapter_07_without_mpi_says_what_to_install(workspace):
                 "MPI is not installed: pip install mpi4py mpich"
             )
     assert grades.earned == 15
+
+
+def test_an_error_on_a_rank_names_the_rank_the_line_and_the_graders_call(workspace):
+    """What the score table says when a learner's code raises on a rank of a grader's job."""
+    bug = next(b for b in CHAPTER_07 if b.name == "broadcast hands MPI the Tensor, not its array")
+    ws = workspace("07")
+    ws.use_answer_key()
+    ws.plant(bug)
+    grades = ws.grade()
+    assert grades.statuses["7.1"] == "ERROR"
+    detail = grades.details["7.1"]
+    assert detail.startswith("TypeError: "), detail
+    assert "(rank 0 of 4; at chapters/07/distributed.py:" in detail, detail
+    assert "in broadcast: `_group().Bcast(tensor, root=src)`" in detail, detail
+    assert detail.endswith("; the grader called `my_dist.broadcast(tensor, src=size - 1)`)"), detail

@@ -74,7 +74,7 @@ def check_broadcast_and_all_gather() -> None:
             parts = [my_autograd.Tensor(part) for part in parts]
         given = list(parts)
         mine = np.arange(4, dtype=np.float32) + 10 * rank
-        my_dist.all_gather(parts, mine)
+        my_dist.all_gather(parts, my_autograd.Tensor(mine) if kind == "Tensors" else mine)
         if any(part is not before for part, before in zip(parts, given, strict=False)):
             fail("all_gather replaced entries of tensor_list: fill the caller's own arrays")
         for r, part in enumerate(parts):
@@ -191,6 +191,23 @@ def test_ring_all_reduce():
 def check_all_reduce() -> None:
     comm = world()
     rank, size = comm.Get_rank(), comm.Get_size()
+    rings = []  # the calls of ring_all_reduce: algorithm="ring" needs it, "mpi" must not
+    real_ring = my_dist.ring_all_reduce
+    my_dist.ring_all_reduce = lambda *args, **kwargs: rings.append(1) or real_ring(*args, **kwargs)
+    try:
+        reduce_each_way(rank, size, rings)
+    finally:
+        my_dist.ring_all_reduce = real_ring
+    for wrong in ({"op": "max"}, {"algorithm": "tree"}):
+        name, value = next(iter(wrong.items()))
+        error = expect_error(
+            ValueError, f"all_reduce({name}={value!r})", my_dist.all_reduce,
+            np.zeros(3), **wrong,
+        )  # fmt: skip
+        expect_message_naming(error, f"all_reduce({name}={value!r})", value)
+
+
+def reduce_each_way(rank: int, size: int, rings: list) -> None:
     for algorithm in ("ring", "mpi"):
         for op in ("sum", "mean"):
             for dtype, shape, as_tensor in ((np.float32, (2, 3), True), (np.float64, (7,), False)):
@@ -205,7 +222,13 @@ def check_all_reduce() -> None:
                 array = held.data if as_tensor else held
                 for async_op in (False, True):
                     array[...] = data(rank)
+                    rings.clear()
                     work = my_dist.all_reduce(held, op=op, algorithm=algorithm, async_op=async_op)
+                    if bool(rings) != (algorithm == "ring"):
+                        fail(
+                            f"{case}: ring_all_reduce was called {len(rings)} time(s): "
+                            "algorithm='ring' runs it, algorithm='mpi' runs MPI's Iallreduce"
+                        )
                     if not async_op and work is not None:
                         fail(f"{case} returned {type(work).__name__}: without async_op, None")
                     if async_op:
@@ -216,18 +239,12 @@ def check_all_reduce() -> None:
                     got = held.data if as_tensor else held
                     what = f"{case}{', async_op=True, after wait() twice' if async_op else ''} on rank {rank}"
                     assert_same_array(got, expected, what, f"{size} ranks, in place")
-    for wrong in ({"op": "max"}, {"algorithm": "tree"}):
-        name, value = next(iter(wrong.items()))
-        error = expect_error(
-            ValueError, f"all_reduce({name}={value!r})", my_dist.all_reduce,
-            np.zeros(3), **wrong,
-        )  # fmt: skip
-        expect_message_naming(error, f"all_reduce({name}={value!r})", value)
 
 
 @pytest.mark.exercise("7.3")
-def test_all_reduce():
-    mpi.on_ranks(check_all_reduce, RANKS, LIMIT_S)
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_all_reduce(ranks):
+    mpi.on_ranks(check_all_reduce, ranks, LIMIT_S)
 
 
 # ---------------------------------------------------------------------------
@@ -299,7 +316,9 @@ def check_distributed_data_parallel() -> None:
     rank, size = comm.Get_rank(), comm.Get_size()
     names = [name for name, _ in small_net(0).named_parameters()]
     # Every rank starts from different weights: DDP must give them all rank 0's.
-    model = my_dist.DistributedDataParallel(small_net(seed=rank + 1), bucket_cap_mb=BUCKET_CAP_MB)
+    model = my_dist.DistributedDataParallel(
+        small_net(seed=rank + 1), bucket_cap_mb=BUCKET_CAP_MB, algorithm="ring"
+    )
     by_id = {id(p): name for name, p in model.module.named_parameters()}
     packed = [[by_id.get(id(p), "?") for p in bucket.parameters] for bucket in model.buckets]
     expected_packing = [
@@ -374,6 +393,11 @@ def check_distributed_data_parallel() -> None:
                 )
             if not all(kwargs.get("async_op") for _, kwargs in calls):
                 fail("each bucket's all_reduce must be started with async_op=True (not waited on)")
+            if any(kwargs.get("algorithm") != "ring" for _, kwargs in calls):
+                fail(
+                    "DistributedDataParallel(model, algorithm='ring') all-reduced a bucket with "
+                    f"{[kwargs.get('algorithm') for _, kwargs in calls]}: pass on its algorithm"
+                )
             first_started_with = calls[0][0] + 1
             if first_started_with >= len(names):
                 fail(
@@ -427,9 +451,9 @@ def check_evaluation_and_checkpoints() -> None:
                 f"{float(got[name]):.6g}, expected {value:.6g}, the sum over ranks divided by "
                 "the total count"
             )
-    expect_error(
-        ValueError, "average_metrics with every count 0", my_dist.average_metrics, {"loss": 0.0}, 0
-    )
+    nothing = {"loss": 0.5, "accuracy": 1.0}  # sums, but no rank counted an example
+    what = "average_metrics with every count 0"
+    expect_error(ValueError, what, my_dist.average_metrics, nothing, 0)
 
     folder = comm.bcast(tempfile.mkdtemp(prefix="kindling-ckpt-") if rank == 0 else None)
     path = Path(folder) / "model.npz"
