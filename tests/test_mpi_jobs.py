@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -116,6 +117,7 @@ def test_an_error_on_a_rank_names_the_rank_the_line_and_the_graders_call(workspa
     assert grades.statuses["7.1"] == "ERROR"
     detail = grades.details["7.1"]
     assert detail.startswith("TypeError: "), detail
-    assert "(rank 0 of 4; at chapters/07/distributed.py:" in detail, detail
+    # Whichever rank raised first ends the job: every rank raises here.
+    assert re.search(r"\(rank [0-3] of 4; at chapters/07/distributed\.py:\d+ ", detail), detail
     assert "in broadcast: `_group().Bcast(tensor, root=src)`" in detail, detail
     assert detail.endswith("; the grader called `my_dist.broadcast(tensor, src=size - 1)`)"), detail
