@@ -180,7 +180,8 @@ def ring_all_reduce(flat: np.ndarray, group: Any) -> None:
         send chunk(r + 1 - s) to the right; receive straight into chunk(r - s).
 
     The scratch array must be as long as the longest chunk (bounds[1] - bounds[0] + 1 is
-    enough); receive into its first chunk(...).size elements. With P = 1 there is nothing to do.
+    enough), of flat's dtype (the ranks send float32 and float64 arrays); receive into its
+    first chunk(...).size elements. With P = 1 there is nothing to do.
     """
     raise NotImplementedError("Exercise 7.2: Ring all-reduce")
 
@@ -336,7 +337,7 @@ class DistributedDataParallel(Module):
         - super().__init__(); self.module = module (a child module: its parameters are ours).
         - Store algorithm, buckets and bucket_of with object.__setattr__ (Module's __setattr__
           would register them).
-        - broadcast(tensor, src=0) for every parameter and buffer of `module` (skip None).
+        - broadcast(tensor, src=0) for every parameter and buffer of `module`.
         - buckets = _pack(parameters in REVERSE order, bucket_cap_mb), over the parameters that
           require a gradient: backward produces the last layer's gradients first, so the first
           bucket fills, and its all-reduce starts, while backward is still running.
@@ -431,7 +432,9 @@ def average_metrics(sums: Mapping[str, float], count: int) -> dict[str, float]:
         all_reduce(totals, op="sum", algorithm="mpi")     (one collective for everything)
         mean[m] = totals[m's position] / totals[-1]
     Sort the names so that every rank packs them in the same order. A total count of 0:
-    ValueError. (The mean of the ranks' means is wrong when the ranks saw different counts.)
+    ValueError, decided after the all-reduce (a rank that raised before it, on its own count
+    of 0, would leave the others waiting in the collective). (The mean of the ranks' means is
+    wrong when the ranks saw different counts.)
     """
     raise NotImplementedError("Exercise 7.6: Evaluation and checkpoints")
 
