@@ -33,6 +33,7 @@ from typing import Any
 
 import numba
 import numpy as np
+import timing
 from timing import settle
 
 import kindling
@@ -272,4 +273,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    timing.run(main)

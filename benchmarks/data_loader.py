@@ -19,6 +19,7 @@ import argparse
 import time
 
 import numpy as np
+import timing
 
 import kindling
 from kindling import data, transforms
@@ -130,4 +131,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    timing.run(main)

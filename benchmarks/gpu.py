@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("KINDLING_IMPL", "reference")
+import timing
 from numba import cuda
 
 import kindling.gpu as gpu
@@ -298,4 +299,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    timing.run(main)

@@ -36,6 +36,7 @@ from collections.abc import Callable
 
 import numba
 import numpy as np
+import timing
 from timing import settle
 
 import kindling
@@ -152,4 +153,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    timing.run(main)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numba
 import numpy as np
+import timing
 from timing import settle
 
 import kindling
@@ -178,4 +179,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    timing.run(main)

@@ -102,3 +102,25 @@ def test_allreduce_benchmark_runs_and_prints_its_ratios():
         flags=re.MULTILINE,
     )
     assert rows == ["4 KB", "1 MB"], output
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "exercise"),
+    [("matmul.py", ["--quick"], "Exercise 5.5: A parallel matrix product"),
+     ("data_loader.py", ["--samples", "10", "--repeats", "1"], "Exercise 4.4: The DataLoader")],
+)  # fmt: skip
+def test_a_benchmark_of_an_unwritten_exercise_says_so_in_one_line(script, args, exercise):
+    """Benchmarks time your code by default: on a stub, one line, not a traceback (1-2 s)."""
+    chapter = exercise.split()[1].split(".")[0].zfill(2)
+    env = {**os.environ, "KINDLING_IMPL": f"isolate:{chapter}"}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip() == (
+        f"benchmarks/{script} times your code (KINDLING_IMPL=isolate:{chapter}), and {exercise} "
+        f"is not written yet: finish it, or time the answer key: KINDLING_IMPL=reference "
+        f"python benchmarks/{script}"
+    )
