@@ -85,3 +85,15 @@ def test_stub_code_is_pulled_into_the_chapter(site):
     chapter = (site / "chapters" / "01-autograd" / "index.html").read_text(encoding="utf-8")
     assert "Exercise 1.3: The backward pass" in chapter
     assert "NotImplementedError" in chapter  # the stubs, not the answer key, are shown
+
+
+def test_a_formula_with_a_lost_backslash_stops_the_build():
+    """`"\\text"` in a Python string is a tab and `ext`: the page would show the letters."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("math_hook", ROOT / "docs" / "hooks" / "math.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    assert "<math" in hook.to_mathml(r"w_{\text{angle}}", "inline")
+    with pytest.raises(ValueError, match="lost backslash"):
+        hook.to_mathml("w_{\text{angle}}", "inline")

@@ -30,11 +30,14 @@ SEARCHES = {  # what a learner types: the page that must come up
     "momentum": "chapters/03-optim/",
     "im2col": "chapters/05-cnn/",
 }
-# The same in the Chinese edition, for the chapters translated so far (卷积 and 动量 join
-# when chapters 05 and 03 are: until then their Chinese pages show the English text).
+# The same in the Chinese edition. Material's search splits a Chinese query into the words
+# of its index, but never ends a word at the query's last character: if 动 alone is a word
+# of the index (jieba cuts 不动 into 不 and 动), 动量 is searched as 动 and finds every
+# page with 动态 first. So the Chinese text avoids a lone 动; this test says when it slips.
 SEARCHES_ZH = {
     "自动求导": "zh/chapters/01-autograd/",
-    "虚拟环境": "zh/setup/",
+    "动量": "zh/chapters/03-optim/",
+    "卷积": "zh/chapters/05-cnn/",
 }
 
 # Opening every page in Chromium took 59 s on a 2-core EPYC running the suite on both

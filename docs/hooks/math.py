@@ -33,6 +33,11 @@ _FORMULA = re.compile(
 
 def to_mathml(latex: str, display: str) -> str:
     """`latex` as a `<math>` element (display is "inline" or "block"), or ValueError."""
+    # A tab or other control character is a backslash lost on the way: a Python string's
+    # "\text" is a tab and "ext". latex2mathml would render it, wrongly, as letters.
+    control = next((c for c in latex if ord(c) < 32 and c != "\n"), None)
+    if control is not None:
+        raise ValueError(f"a control character {control!r}: a lost backslash, as in \\t of \\text?")
     mathml = convert(latex, display=display)
     # latex2mathml passes commands it does not know through as text
     # (`<mi>\foo</mi>`) and can emit malformed markup: refuse both.
