@@ -142,10 +142,14 @@ def expect_error(
 ) -> BaseException:
     """`function(*args, **kwargs)` must raise `error`; the error is returned, so that a
     grader can check what its message names. `what` names the call, for the failure
-    line. Any other exception (a stub's NotImplementedError too) passes through."""
+    line. Any other exception passes through, and so does a stub's NotImplementedError
+    even where `error` is RuntimeError, its base class: an exercise not written yet is
+    TODO, not a wrong error."""
     try:
         function(*args, **kwargs)
     except error as caught:
+        if isinstance(caught, NotImplementedError) and error is not NotImplementedError:
+            raise
         return caught
     fail(f"{what}: expected {error.__name__}, nothing was raised")
     raise AssertionError  # not reached: fail raises

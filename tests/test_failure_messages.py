@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from grading.check import assert_same_array, describe
+from grading.check import assert_same_array, describe, expect_error
 from grading.classify import _without_comments
 from tests.workspace import Planted
 
@@ -105,3 +105,41 @@ def test_the_graders_call_is_named_without_its_comment():
     )
     assert _without_comments(statement) == "got = mine.clip_grad_norm_(\n    params, 1.0\n)"
     assert _without_comments('label = "# not a comment"') == 'label = "# not a comment"'
+
+
+def test_a_stub_is_not_taken_for_the_runtime_error_a_grader_expects():
+    """NotImplementedError is a RuntimeError: a grader expecting a RuntimeError from an
+    exercise whose stub is not written yet must see TODO (the stub's error), not FAIL."""
+
+    def stub() -> None:
+        raise NotImplementedError("Exercise 1.3: The backward pass")
+
+    def checked() -> None:
+        raise RuntimeError("the gradient has shape (5,), expected (3, 2)")
+
+    with pytest.raises(NotImplementedError, match=r"Exercise 1\.3"):
+        expect_error(RuntimeError, "backward", stub)
+    assert "(5,)" in str(expect_error(RuntimeError, "backward", checked))
+    assert isinstance(expect_error(NotImplementedError, "a stub", stub), NotImplementedError)
+
+
+BACKWARD_NOT_STARTED = Planted(
+    "1.3",
+    "the backward pass not written yet, the exercises before it done",
+    "autograd.py",
+    '           run their post-accumulate-grad hooks.\n        """\n',
+    '           run their post-accumulate-grad hooks.\n        """\n'
+    '        raise NotImplementedError("Exercise 1.3: The backward pass")\n',
+)
+
+
+@pytest.mark.slow
+def test_an_exercise_not_started_after_finished_ones_is_todo(workspace):
+    """A learner who had written 1.1 and 1.2 saw 1.3 FAIL, not TODO: a grader of 1.3
+    expects a RuntimeError from backward, and the stub's NotImplementedError is one."""
+    ws = workspace("01")
+    ws.use_answer_key()
+    ws.plant(BACKWARD_NOT_STARTED)
+    grades = ws.grade(graders=["test_autograd.py"])
+    assert grades.statuses["1.3"] == "TODO", grades.details
+    assert grades.statuses["1.2"] == "PASS", grades.details
