@@ -132,13 +132,14 @@ if __name__ == "__main__":
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
+from mnist_convnet import load_digits  # noqa: E402  (beside this file: the same digits)
 
 import kindling  # noqa: E402
 import kindling.nn as nn  # noqa: E402
 import kindling.optim as optim  # noqa: E402
 from kindling import distributed as dist  # noqa: E402
 from kindling.cnn import ConvNet  # noqa: E402  (the tutorial's model, as mnist_convnet.py's)
-from kindling.data import DataLoader, Subset, datasets, transforms  # noqa: E402
+from kindling.data import DataLoader, Subset  # noqa: E402
 from kindling.distributed import DistributedDataParallel, DistributedSampler  # noqa: E402
 
 
@@ -218,35 +219,6 @@ def my_part(dataset: Any, rank: int, world: int) -> Any:
     """Rank `rank`'s contiguous part of `dataset`: no digit twice, none left out (the
     parts may differ by one digit; average_metrics weighs each rank by its count)."""
     return Subset(dataset, range(rank * len(dataset) // world, (rank + 1) * len(dataset) // world))
-
-
-def load_digits(args: argparse.Namespace, say: Any) -> tuple[Any, Any, str]:
-    """(training set, evaluation set, its name), with the tutorial's transform, as
-    examples/mnist_convnet.py loads them."""
-    transform = transforms.Compose(
-        [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]
-    )
-    test_dataset = datasets.MNIST(root=args.data, train=False, transform=transform)
-    try:
-        train_dataset = datasets.MNIST(root=args.data, train=True, transform=transform)
-        evaluation, name = test_dataset, "test"
-    except FileNotFoundError:
-        if not 0 < args.split < len(test_dataset):
-            raise ValueError(
-                f"--split {args.split} must leave digits on both sides of the "
-                f"{len(test_dataset)}-digit test split"
-            ) from None
-        say(
-            f"The training split is missing from {args.data}: training on the first "
-            f"{args.split} test digits, holding out the other {len(test_dataset) - args.split}."
-        )
-        train_dataset = Subset(test_dataset, range(args.split))
-        evaluation = Subset(test_dataset, range(args.split, len(test_dataset)))
-        name = "held-out"
-    if args.limit is not None:
-        train_dataset = Subset(train_dataset, range(min(args.limit, len(train_dataset))))
-        evaluation = Subset(evaluation, range(min(args.limit, len(evaluation))))
-    return train_dataset, evaluation, name
 
 
 def check_checkpoint(model: Any, path: Path, say: Any) -> None:

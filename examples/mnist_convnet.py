@@ -171,8 +171,10 @@ def evaluate(model: ConvNet, loader: DataLoader, criterion: Any) -> tuple[float,
 # --8<-- [end:train]
 
 
-def load_digits(args: argparse.Namespace) -> tuple[Any, Any, str]:
-    """(training set, evaluation set, the evaluation set's name), with the tutorial's transform."""
+def load_digits(args: argparse.Namespace, say: Any = print) -> tuple[Any, Any, str]:
+    """(training set, evaluation set, the evaluation set's name), with the tutorial's transform;
+    `say` tells what was done instead when the training split is missing
+    (examples/ddp_mnist.py passes one that prints on rank 0 only)."""
     transform = transforms.Compose(
         [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]
     )
@@ -186,7 +188,7 @@ def load_digits(args: argparse.Namespace) -> tuple[Any, Any, str]:
                 f"--split {args.split} must leave digits on both sides of the "
                 f"{len(test_dataset)}-digit test split"
             ) from None
-        print(
+        say(
             f"The training split is missing from {args.data}: training on the first "
             f"{args.split} test digits, holding out the other {len(test_dataset) - args.split}."
         )

@@ -194,6 +194,7 @@ def _rank_main(argv: list[str]) -> None:
             runpy.run_module(target[1], run_name="__main__", alter_sys=True)
         else:
             sys.argv = target
+            sys.path.insert(0, str(Path(target[0]).resolve().parent))  # as python puts it
             runpy.run_path(target[0], run_name="__main__")
     finally:
         faulthandler.cancel_dump_traceback_later()
