@@ -160,10 +160,16 @@ ROWS, COLS, _tile = (4, 6, _tile_4x6) if vector_registers() >= 32 else (4, 3, _t
 
 @njit(inline="always", **JIT)
 def _dot(a, bt, c, i, j, p0, p1):
-    """c[i, j] += a[i, p0:p1] . bt[j, p0:p1]: the edges that do not fill a whole tile."""
+    """c[i, j] += a[i, p0:p1] . bt[j, p0:p1]: the edges that do not fill a whole tile.
+
+    The loop runs over two 1-D slices from index 0, as the tiles' loops do: written as
+    `a[i, p]` for p in range(p0, p1), Numba must allow for a negative p (Python's
+    wrap-around), and that check kept the loop from being vectorised: 8 to 40 times
+    slower, enough to make a product with a few edge columns three times slower."""
+    x, y = a[i, p0:p1], bt[j, p0:p1]
     total = c.dtype.type(0)
-    for p in range(p0, p1):
-        total += a[i, p] * bt[j, p]
+    for p in range(p1 - p0):
+        total += x[p] * y[p]
     c[i, j] += total
 
 
@@ -224,16 +230,18 @@ def _transpose_3d(x):
     reads and the writes then stay within a few cache lines per block. The inner loop
     writes along a row of `out` (contiguous) and reads down a column of `x`: measured
     four times faster at 1024 x 1024 than the other order, whose writes jump a whole
-    row of `out` at each step."""
+    row of `out` at each step. The loops index two 2-D slices from 0 (see `_dot`):
+    two to three times faster than indexing `out[b, j, i]` from j0 and i0."""
     batch, m, n = x.shape
     out = np.empty((batch, n, m), dtype=x.dtype)
     row_blocks, col_blocks = (m + 31) // 32, (n + 31) // 32
     for task in prange(batch * row_blocks * col_blocks):
         b, block = task // (row_blocks * col_blocks), task % (row_blocks * col_blocks)
         i0, j0 = (block // col_blocks) * 32, (block % col_blocks) * 32
-        for j in range(j0, min(j0 + 32, n)):
-            for i in range(i0, min(i0 + 32, m)):
-                out[b, j, i] = x[b, i, j]
+        source, target = x[b, i0 : i0 + 32, j0 : j0 + 32], out[b, j0 : j0 + 32, i0 : i0 + 32]
+        for j in range(source.shape[1]):
+            for i in range(source.shape[0]):
+                target[j, i] = source[i, j]
     return out
 
 
