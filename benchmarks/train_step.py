@@ -27,7 +27,7 @@ from typing import Any
 import numba
 import numpy as np
 import timing
-from timing import settle
+from timing import keep_freed_memory, settle
 
 import kindling
 import kindling.nn as nn
@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: only checks it runs")
     args = parser.parse_args(argv)
+    keep_freed_memory()
     if args.quick:
         args.batch, args.check, args.steps, args.rounds, args.settle = 4, 2, 2, 1, 0.0
 

@@ -35,6 +35,7 @@ KERNELS = {
     "_matmul_2d": [(float32[:, ::1],) * 3, (float64[:, ::1],) * 3],
     "_transpose_3d": [(float32[:, :, ::1],), (float64[:, :, ::1],)],
     "im2col": [(float32[:, :, :, ::1], _i, _i, _i, _i)],
+    "im2col_transposed": [(float32[:, :, :, ::1], _i, _i, _i, _i)],
     "col2im": [(float32[:, ::1], _i, _i, _i, _i, _i, _i, _i, _i)],
     "max_pool2d_forward": [(float32[:, :, :, ::1], _i, _i, _i)],
     "max_pool2d_backward": [(float32[:, :, :, ::1], int64[:, :, :, ::1], _i, _i)],

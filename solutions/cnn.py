@@ -93,8 +93,11 @@ class Conv2dFunction(Function):
 
     As matrices: out = cols @ W^T + b, with cols = im2col(x) (N*OH*OW, C*kh*kw)
     and W the weight reshaped to (F, C*kh*kw). The answer key runs it on the
-    Numba kernels (kernels.im2col and kernels.matmul), or, with KINDLING_DEVICE=cuda
-    and float32 arrays, on the GPU's direct kernels (gpu.conv2d_forward, conv2d_backward).
+    Numba kernels, or, with KINDLING_DEVICE=cuda and float32 arrays, on the GPU's
+    direct kernels (gpu.conv2d_forward, conv2d_backward). On the CPU it computes the
+    transposed product, W @ cols^T, one row per filter: (F, N*OH*OW) is NCHW with its
+    first two axes swapped, so whole rows of OH*OW values land in place, where
+    cols @ W^T needs an element-by-element transpose per image.
     """
 
     @staticmethod
@@ -104,26 +107,24 @@ class Conv2dFunction(Function):
         from kindling import DEVICE  # KINDLING_DEVICE=cuda: the GPU's direct kernels
 
         ctx.on_gpu = DEVICE == "cuda" and x.dtype == weight.dtype == np.float32
+        ctx.save_for_backward(x, weight)
+        ctx.geometry = (stride, padding, bias is not None)
         if ctx.on_gpu:
             from . import gpu
 
-            ctx.save_for_backward(x, weight)
-            ctx.geometry = (stride, padding, bias is not None)
             return gpu.conv2d_forward(x, weight, bias, stride, padding)
         n, c, h, w = x.shape
         filters, _, kernel_h, kernel_w = weight.shape
         out_h = conv_output_size(h, kernel_h, stride, padding)
         out_w = conv_output_size(w, kernel_w, stride, padding)
         cols = kernels.im2col(x, kernel_h, kernel_w, stride, padding)
-        out = kernels.matmul(cols, weight.reshape(filters, -1).T)
+        # cols.T costs nothing: matmul reads the second operand by its columns.
+        out = kernels.matmul(weight.reshape(filters, -1), cols.T)
         if bias is not None:
-            out += bias
-        ctx.save_for_backward(cols, weight)
-        ctx.geometry = (n, c, h, w, stride, padding, bias is not None)
-        # (N*OH*OW, F) -> (N, F, OH, OW): a transpose per image.
-        return kernels.transpose(out.reshape(n, out_h * out_w, filters)).reshape(
-            n, filters, out_h, out_w
-        )
+            out += bias[:, np.newaxis]
+        # (F, N, OH*OW) -> (N, F, OH*OW): whole rows move.
+        out = out.reshape(filters, n, out_h * out_w).transpose(1, 0, 2)
+        return np.ascontiguousarray(out).reshape(n, filters, out_h, out_w)
 
     # --8<-- [end:im2col]
 
@@ -142,14 +143,19 @@ class Conv2dFunction(Function):
             from . import gpu
 
             return gpu.conv2d_function_backward(ctx, grad_output)
-        cols, weight = ctx.saved_tensors
-        n, c, h, w, stride, padding, has_bias = ctx.geometry
+        x, weight = ctx.saved_tensors
+        stride, padding, has_bias = ctx.geometry
+        n, c, h, w = x.shape
         filters, _, kernel_h, kernel_w = weight.shape
-        g = kernels.transpose(grad_output.reshape(n, filters, -1)).reshape(-1, filters)
-        grad_weight = kernels.matmul(g.T, cols).reshape(weight.shape)
-        grad_bias = g.sum(axis=0) if has_bias else None
+        # g^T, one row per filter over every (image, position), is NCHW with its first two
+        # axes swapped (whole rows move); cols^T is built from x in that layout.
+        g_t = np.ascontiguousarray(grad_output.reshape(n, filters, -1).transpose(1, 0, 2))
+        cols_t = kernels.im2col_transposed(x, kernel_h, kernel_w, stride, padding)
+        grad_weight = kernels.matmul(g_t.reshape(filters, -1), cols_t.T).reshape(weight.shape)
+        grad_bias = g_t.sum(axis=(1, 2)) if has_bias else None
         if ctx.inputs and not ctx.inputs[0].requires_grad:
             return None, grad_weight, grad_bias, None, None  # the images: no gradient wanted
+        g = kernels.transpose(grad_output.reshape(n, filters, -1)).reshape(-1, filters)
         grad_cols = kernels.matmul(g, weight.reshape(filters, -1))
         grad_x = kernels.col2im(grad_cols, n, c, h, w, kernel_h, kernel_w, stride, padding)
         return grad_x, grad_weight, grad_bias, None, None

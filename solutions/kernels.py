@@ -22,7 +22,15 @@ from llvmlite import binding as llvm
 from numba import njit, prange
 from numba.core import config as numba_config
 
-__all__ = ["col2im", "im2col", "matmul", "max_pool2d_backward", "max_pool2d_forward", "transpose"]
+__all__ = [
+    "col2im",
+    "im2col",
+    "im2col_transposed",
+    "matmul",
+    "max_pool2d_backward",
+    "max_pool2d_forward",
+    "transpose",
+]
 
 JIT = {"fastmath": True, "cache": True, "boundscheck": False}
 
@@ -262,6 +270,39 @@ def _row_major(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
+# ---------------------------------------------------------------------------
+# Provided: im2col's matrix transposed, for the weight's gradient
+# ---------------------------------------------------------------------------
+
+
+@njit(parallel=True, **JIT)
+def im2col_transposed(x, kernel_h, kernel_w, stride, padding):
+    """im2col(x, ...).T as a C-contiguous array, (C*kernel_h*kernel_w, N*OH*OW), built
+    from x directly: row (c * kernel_h + i) * kernel_w + j holds, for every image and
+    output position, the input pixel at kernel offset (i, j) of channel c.
+
+    The weight's gradient, g^T @ cols, runs along the output positions, so the matrix
+    product needs cols with its positions along rows: this layout. Each row is a copy
+    of shifted image rows, written along memory; transposing im2col's matrix instead
+    took twice as long for conv2 (14 MB read down its columns).
+    """
+    n, c, h, w = x.shape
+    out_h = (h + 2 * padding - kernel_h) // stride + 1
+    out_w = (w + 2 * padding - kernel_w) // stride + 1
+    rows = c * kernel_h * kernel_w
+    cols = np.empty((rows, n, out_h, out_w), dtype=x.dtype)
+    for task in prange(rows * n):
+        row, b = task // n, task % n
+        ch, i, j = row // (kernel_h * kernel_w), row // kernel_w % kernel_h, row % kernel_w
+        image, target = x[b, ch], cols[row, b]
+        for oy in range(out_h):
+            y, line = oy * stride - padding + i, target[oy]
+            for ox in range(out_w):
+                xx = ox * stride - padding + j
+                line[ox] = image[y, xx] if 0 <= y < h and 0 <= xx < w else 0
+    return cols.reshape(rows, n * out_h * out_w)
+
+
 # --8<-- [start:im2col]
 # ---------------------------------------------------------------------------
 # Exercise 5.6: im2col and col2im, in parallel
@@ -335,7 +376,12 @@ def col2im(cols, n, c, h, w, kernel_h, kernel_w, stride, padding):
 @njit(parallel=True, **JIT)
 def max_pool2d_forward(x, kernel, stride, padding):
     """(out, argmax): the max of each kernel x kernel window of x (N, C, H, W), and the
-    flat index y * W + x of the first position holding it (the one backward routes to)."""
+    flat index y * W + x of the first position holding it (the one backward routes to).
+
+    Each task takes one plane, x[b, ch], as a 2-D slice, and each window scans only the
+    rows and columns inside the image (the ranges are clipped, so no position needs a
+    test for the padding): 2.4 times faster than indexing x[b, ch, y, xx] and testing
+    every position, measured on the ConvNet's two pools."""
     n, c, h, w = x.shape
     out_h = (h + 2 * padding - kernel) // stride + 1
     out_w = (w + 2 * padding - kernel) // stride + 1
@@ -343,35 +389,36 @@ def max_pool2d_forward(x, kernel, stride, padding):
     argmax = np.empty((n, c, out_h, out_w), dtype=np.int64)
     for plane in prange(n * c):
         b, ch = plane // c, plane % c
+        image, best_of, winner_of = x[b, ch], out[b, ch], argmax[b, ch]
         for oy in range(out_h):
+            top = oy * stride - padding
             for ox in range(out_w):
+                left = ox * stride - padding
                 # An all -inf window's max is at its first pixel inside the image (torch's).
-                first_y, first_x = max(oy * stride - padding, 0), max(ox * stride - padding, 0)
-                best, where = -np.inf, first_y * w + first_x
-                for i in range(kernel):
-                    y = oy * stride - padding + i
-                    if 0 <= y < h:
-                        for j in range(kernel):
-                            xx = ox * stride - padding + j
-                            if 0 <= xx < w and x[b, ch, y, xx] > best:
-                                best, where = x[b, ch, y, xx], y * w + xx
-                out[b, ch, oy, ox] = best
-                argmax[b, ch, oy, ox] = where
+                best, where = -np.inf, max(top, 0) * w + max(left, 0)
+                for y in range(max(top, 0), min(top + kernel, h)):
+                    row = image[y]
+                    for xx in range(max(left, 0), min(left + kernel, w)):
+                        if row[xx] > best:
+                            best, where = row[xx], y * w + xx
+                best_of[oy, ox] = best
+                winner_of[oy, ox] = where
     return out, argmax
 
 
 @njit(parallel=True, **JIT)
 def max_pool2d_backward(grad_output, argmax, h, w):
-    """Each window's gradient goes to its winner; windows that overlap may share one."""
+    """Each window's gradient goes to its winner; windows that overlap may share one.
+    A plane's gradient is kept flat, (h * w,), so the winner's index needs no division."""
     n, c, out_h, out_w = grad_output.shape
-    grad = np.zeros((n, c, h, w), dtype=grad_output.dtype)
+    grad = np.zeros((n, c, h * w), dtype=grad_output.dtype)
     for plane in prange(n * c):
         b, ch = plane // c, plane % c
+        upstream, winner_of, target = grad_output[b, ch], argmax[b, ch], grad[b, ch]
         for oy in range(out_h):
             for ox in range(out_w):
-                where = argmax[b, ch, oy, ox]
-                grad[b, ch, where // w, where % w] += grad_output[b, ch, oy, ox]
-    return grad
+                target[winner_of[oy, ox]] += upstream[oy, ox]
+    return grad.reshape(n, c, h, w)
 
 
 # --8<-- [end:pool-kernels]

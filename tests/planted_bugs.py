@@ -421,20 +421,20 @@ CHAPTER_05 = [
             "    if kernel > size + 2 * padding:\n", "    if kernel > size:\n",
             frozenset({"5.2", "5.3", "5.7"})),  # 5.7: a kernel larger than the unpadded image
     Planted("5.2", "the kernel is transposed (i and j swapped)", CNN,
-            "        out = kernels.matmul(cols, weight.reshape(filters, -1).T)\n",
-            "        out = kernels.matmul(cols, weight.transpose(0, 1, 3, 2).reshape(filters, -1).T)\n",
+            "        out = kernels.matmul(weight.reshape(filters, -1), cols.T)\n",
+            "        out = kernels.matmul(weight.transpose(0, 1, 3, 2).reshape(filters, -1), cols.T)\n",
             frozenset({"5.7", "5.8"})),
     Planted("5.2", "im2col pads one extra row and column at the top left", CNN,
             "    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))\n",
             "    padded = np.pad(x, ((0, 0), (0, 0), (padding + 1, padding), (padding + 1, padding)))\n"),
     Planted("5.3", "grad_weight from the wrong product (cols^T g)", CNN,
-            "        grad_weight = kernels.matmul(g.T, cols).reshape(weight.shape)\n",
-            "        grad_weight = kernels.matmul(cols.T, g).reshape(weight.shape)\n",
+            "        grad_weight = kernels.matmul(g_t.reshape(filters, -1), cols_t.T).reshape(weight.shape)\n",
+            "        grad_weight = kernels.matmul(cols_t, g_t.reshape(filters, -1).T).reshape(weight.shape)\n",
             frozenset({"5.7", "5.8"})),
     Planted("5.3", "col2im assigns instead of adding", CNN,
             "stride] += (\n", "stride] = (\n"),
     Planted("5.4", "an all -inf window's argmax left at -1: its gradient lands on the last pixel", KERNELS,
-            "                best, where = -np.inf, first_y * w + first_x\n",
+            "                best, where = -np.inf, max(top, 0) * w + max(left, 0)\n",
             "                best, where = -np.inf, -1\n"),
     Planted("5.4", "max-pool ties routed to every tied position", CNN,
             "        out, argmax = kernels.max_pool2d_forward(x, kernel, stride, padding)\n"
@@ -466,7 +466,7 @@ CHAPTER_05 = [
             "                grad[:, :, rows, cols] += winners * grad_output[:, :, oy, ox, None, None]\n"
             "        return grad[:, :, p : p + x.shape[2], p : p + x.shape[3]], None, None, None\n"),
     Planted("5.4", "max-pool argmax is the last max, not the first", KERNELS,
-            "if 0 <= xx < w and x[b, ch, y, xx] > best:", "if 0 <= xx < w and x[b, ch, y, xx] >= best:"),
+            "                        if row[xx] > best:", "                        if row[xx] >= best:"),
     Planted("5.6", "kernels.im2col skips the image's last row", KERNELS,
             "                    if 0 <= y < h:\n                        for j in range(kernel_w):",
             "                    if 0 <= y < h - 1:\n                        for j in range(kernel_w):"),
@@ -511,15 +511,15 @@ CHAPTER_05 = [
             KERNELS,
             "    for plane in prange(n * c):\n"
             "        b, ch = plane // c, plane % c\n"
+            "        upstream, winner_of, target = grad_output[b, ch], argmax[b, ch], grad[b, ch]\n"
             "        for oy in range(out_h):\n"
             "            for ox in range(out_w):\n"
-            "                where = argmax[b, ch, oy, ox]\n"
-            "                grad[b, ch, where // w, where % w] += grad_output[b, ch, oy, ox]\n",
+            "                target[winner_of[oy, ox]] += upstream[oy, ox]\n",
             "    for row in prange(n * c * out_h):  # one task per output row\n"
             "        b, ch, oy = row // (c * out_h), (row // out_h) % c, row % out_h\n"
+            "        upstream, winner_of, target = grad_output[b, ch], argmax[b, ch], grad[b, ch]\n"
             "        for ox in range(out_w):\n"
-            "            where = argmax[b, ch, oy, ox]\n"
-            "            grad[b, ch, where // w, where % w] += grad_output[b, ch, oy, ox]\n"),
+            "            target[winner_of[oy, ox]] += upstream[oy, ox]\n"),
     Planted("5.2", "im2col's column offsets run over kernel_h (right for square kernels)", CNN,
             "    for i in range(kernel_h):\n        for j in range(kernel_w):\n            cols[:, :, i, j]",
             "    for i in range(kernel_h):\n        for j in range(kernel_h):\n            cols[:, :, i, j]"),
