@@ -9,9 +9,11 @@ arrays):
     fc1 forward       x @ W1^T          64x3136 @ 3136x128
     fc1 grad input    g @ W1            64x128 @ 128x3136
     fc1 grad weight   x^T @ g           3136x64 @ 64x128
-    conv2 forward     cols @ W2^T       12544x288 @ 288x64   (im2col of 64x32x14x14, 3x3)
+    conv1 forward     W @ cols^T        32x9 @ 9x50176       (cols: im2col of 64x1x28x28, 3x3)
+    conv1 grad weight g^T @ cols        32x50176 @ 50176x9   (cols^T from im2col_transposed)
+    conv2 forward     W @ cols^T        64x288 @ 288x12544   (cols: im2col of 64x32x14x14)
     conv2 grad weight g^T @ cols        64x12544 @ 12544x288
-    conv2 grad cols   g @ W2            12544x64 @ 64x288
+    conv2 grad cols   g @ W             12544x64 @ 64x288
 
 Numba compiles the kernel on its first call (or loads it from its cache): that time is
 printed apart. Each product is then timed in `--rounds` rounds of `--repeats` calls in a
@@ -88,15 +90,21 @@ def products(size: int, batch: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
         return rng.standard_normal(shape, dtype=np.float32)
 
     x, w1, g1 = array(batch, 3136), array(128, 3136), array(batch, 128)
-    rows = batch * 14 * 14  # conv2's output positions: one im2col row each
-    cols, w2, g2 = array(rows, 32 * 3 * 3), array(64, 32 * 3 * 3), array(rows, 64)
+    # A conv layer's output positions, one im2col row each; the answer key computes
+    # W @ cols^T and g^T @ cols with cols^T a C-contiguous array (im2col_transposed).
+    rows1, rows2 = batch * 28 * 28, batch * 14 * 14
+    cols1, cols1_t, w1c, g1c_t = array(rows1, 9), array(9, rows1), array(32, 9), array(32, rows1)
+    cols2, cols2_t = array(rows2, 32 * 3 * 3), array(32 * 3 * 3, rows2)
+    w2, g2, g2_t = array(64, 32 * 3 * 3), array(rows2, 64), array(64, rows2)
     return [
         (f"square {size}", array(size, size), array(size, size)),
         ("fc1 forward", x, w1.T),
         ("fc1 grad input", g1, w1),
         ("fc1 grad weight", x.T, g1),
-        ("conv2 forward", cols, w2.T),
-        ("conv2 grad weight", g2.T, cols),
+        ("conv1 forward", w1c, cols1.T),
+        ("conv1 grad weight", g1c_t, cols1_t.T),
+        ("conv2 forward", w2, cols2.T),
+        ("conv2 grad weight", g2_t, cols2_t.T),
         ("conv2 grad cols", g2, w2),
     ]
 

@@ -113,7 +113,7 @@ class Conv2dFunction(Function):
             from . import gpu
 
             return gpu.conv2d_forward(x, weight, bias, stride, padding)
-        n, c, h, w = x.shape
+        n, _, h, w = x.shape
         filters, _, kernel_h, kernel_w = weight.shape
         out_h = conv_output_size(h, kernel_h, stride, padding)
         out_w = conv_output_size(w, kernel_w, stride, padding)
