@@ -33,6 +33,7 @@ _i = int64
 # tests/test_precompile.py checks that they are the answer key's own after the graders' warm-up.
 KERNELS = {
     "_matmul_2d": [(float32[:, ::1],) * 3, (float64[:, ::1],) * 3],
+    "_matmul_outer": [(float32[:, ::1],) * 3],
     "_transpose_3d": [(float32[:, :, ::1],), (float64[:, :, ::1],)],
     "im2col": [(float32[:, :, :, ::1], _i, _i, _i, _i)],
     "im2col_transposed": [(float32[:, :, :, ::1], _i, _i, _i, _i)],

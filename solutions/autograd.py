@@ -988,8 +988,8 @@ class MatMul(Function):
     def product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """The raw product a @ b, in one place so that it can be made fast.
 
-        From chapter 05 on, big 2-D float products run on the parallel Numba kernel
-        (kernels.matmul); small ones and batches stay with NumPy, where a parallel
+        From chapter 05 on, big 2-D float products run on the parallel Numba kernels
+        (kernels.fast_matmul); small ones and batches stay with NumPy, where a parallel
         kernel's start-up would cost more than it saves. With KINDLING_DEVICE=cuda,
         every 2-D float32 product runs on the GPU (gpu.matmul).
         """
@@ -999,9 +999,9 @@ class MatMul(Function):
             return gpu_matmul(a, b)
         big = a.ndim == b.ndim == 2 and a.shape[0] * a.shape[1] * b.shape[1] >= 1 << 18
         if big and a.dtype == b.dtype and a.dtype.kind == "f":
-            from .kernels import matmul  # imported on first use: Numba compiles it then
+            from .kernels import fast_matmul  # imported on first use: Numba compiles it then
 
-            return matmul(a, b)
+            return fast_matmul(a, b)
         return np.matmul(a, b)
 
 

@@ -118,8 +118,8 @@ class Conv2dFunction(Function):
         out_h = conv_output_size(h, kernel_h, stride, padding)
         out_w = conv_output_size(w, kernel_w, stride, padding)
         cols = kernels.im2col(x, kernel_h, kernel_w, stride, padding)
-        # cols.T costs nothing: matmul reads the second operand by its columns.
-        out = kernels.matmul(weight.reshape(filters, -1), cols.T)
+        # fast_matmul: the outer-product kernel for conv1's k = 9, matmul for conv2's 288.
+        out = kernels.fast_matmul(weight.reshape(filters, -1), cols.T)
         if bias is not None:
             out += bias[:, np.newaxis]
         # (F, N, OH*OW) -> (N, F, OH*OW): whole rows move.
@@ -151,12 +151,12 @@ class Conv2dFunction(Function):
         # axes swapped (whole rows move); cols^T is built from x in that layout.
         g_t = np.ascontiguousarray(grad_output.reshape(n, filters, -1).transpose(1, 0, 2))
         cols_t = kernels.im2col_transposed(x, kernel_h, kernel_w, stride, padding)
-        grad_weight = kernels.matmul(g_t.reshape(filters, -1), cols_t.T).reshape(weight.shape)
+        grad_weight = kernels.fast_matmul(g_t.reshape(filters, -1), cols_t.T).reshape(weight.shape)
         grad_bias = g_t.sum(axis=(1, 2)) if has_bias else None
         if ctx.inputs and not ctx.inputs[0].requires_grad:
             return None, grad_weight, grad_bias, None, None  # the images: no gradient wanted
         g = kernels.transpose(grad_output.reshape(n, filters, -1)).reshape(-1, filters)
-        grad_cols = kernels.matmul(g, weight.reshape(filters, -1))
+        grad_cols = kernels.fast_matmul(g, weight.reshape(filters, -1))
         grad_x = kernels.col2im(grad_cols, n, c, h, w, kernel_h, kernel_w, stride, padding)
         return grad_x, grad_weight, grad_bias, None, None
 

@@ -50,9 +50,16 @@ def test_matmul_benchmark_runs_and_prints_its_ratios():
     output = run_benchmark("matmul.py", "--quick")
     assert re.search(r"^numpy \d+\.\d+", output, flags=re.MULTILINE), output
     assert "OPENBLAS_CORETYPE=" in output and "first call (Numba" in output, output
-    labels = ("square 96", "fc1 forward", "fc1 grad input", "fc1 grad weight", "conv2 forward")
-    for label in (*labels, "conv2 grad weight", "conv2 grad cols"):
-        row = rf"^{label}\s+\d+x\d+x\d+(\s+\d+\.\d+){{4}}\s+\d+\.\d\d$"
+    labels = ("square 96", "fc1 forward", "fc1 grad input", "fc1 grad weight", "conv1 forward")
+    for label in (
+        *labels,
+        "conv1 grad weight",
+        "conv2 forward",
+        "conv2 grad weight",
+        "conv2 grad cols",
+    ):
+        # matmul ms, fast_matmul ms, numpy ms, two GFLOP/s, then the two ratios
+        row = rf"^{label}\s+\d+x\d+x\d+(\s+\d+\.\d+){{5}}\s+\d+\.\d\d\s+\d+\.\d\d$"
         assert re.search(row, output, flags=re.MULTILINE), f"no row for {label}:\n{output}"
 
 
@@ -66,7 +73,11 @@ def test_conv_benchmark_runs_and_prints_its_ratios():
         assert re.search(row, output, flags=re.MULTILINE), f"no row for {layer}:\n{output}"
     if torch_missing:
         assert "torch is not installed" in output, output
-    for line in ("matmul\\(", "outside the kernels", "forward \\+ backward, the fastest round"):
+    for line in (
+        "(fast_)?matmul\\(",
+        "outside the kernels",
+        "forward \\+ backward, the fastest round",
+    ):
         assert re.search(rf"^  {line}.*\s\d+\.\d\d$", output, flags=re.MULTILINE), output
 
 
