@@ -150,13 +150,13 @@ class Conv2dFunction(Function):
         # g^T, one row per filter over every (image, position), is NCHW with its first two
         # axes swapped (whole rows move); cols^T is built from x in that layout.
         g_t = np.ascontiguousarray(grad_output.reshape(n, filters, -1).transpose(1, 0, 2))
+        g_t = g_t.reshape(filters, -1)
         cols_t = kernels.im2col_transposed(x, kernel_h, kernel_w, stride, padding)
-        grad_weight = kernels.fast_matmul(g_t.reshape(filters, -1), cols_t.T).reshape(weight.shape)
-        grad_bias = g_t.sum(axis=(1, 2)) if has_bias else None
+        grad_weight = kernels.fast_matmul(g_t, cols_t.T).reshape(weight.shape)
+        grad_bias = g_t.sum(axis=1) if has_bias else None
         if ctx.inputs and not ctx.inputs[0].requires_grad:
             return None, grad_weight, grad_bias, None, None  # the images: no gradient wanted
-        g = kernels.transpose(grad_output.reshape(n, filters, -1)).reshape(-1, filters)
-        grad_cols = kernels.fast_matmul(g, weight.reshape(filters, -1))
+        grad_cols = kernels.fast_matmul(g_t.T, weight.reshape(filters, -1))
         grad_x = kernels.col2im(grad_cols, n, c, h, w, kernel_h, kernel_w, stride, padding)
         return grad_x, grad_weight, grad_bias, None, None
 
